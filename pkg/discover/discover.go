@@ -1,0 +1,170 @@
+// Package discover finds boot entries on local disks with u-root's parsers (BLS, GRUB, syslinux)
+// and says where each entry's files are. It mounts every block device read-only through a
+// mount.Pool and never reads a kernel or initramfs itself: the caller reads each file once.
+package discover
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/u-root/u-root/pkg/boot"
+	"github.com/u-root/u-root/pkg/boot/bls"
+	"github.com/u-root/u-root/pkg/boot/grub"
+	"github.com/u-root/u-root/pkg/boot/syslinux"
+	"github.com/u-root/u-root/pkg/mount"
+	"github.com/u-root/u-root/pkg/mount/block"
+	"github.com/u-root/u-root/pkg/ulog"
+	"golang.org/x/sys/unix"
+)
+
+// FS describes the file system an entry's files live on, for the policy's fs conditions.
+type FS struct {
+	Device string // block device name, e.g. "vda1"
+	Type   string // file system type name, e.g. "ext4" (the kernel's fsname)
+	UUID   string // file system UUID as blkid prints it
+	Magic  uint64 // statfs f_type, the kernel's fsmagic
+	Mount  string // where it is mounted in the boot environment
+}
+
+// Entry is a boot entry found on a disk. Paths are absolute paths in the boot environment; Name
+// gives each file's path relative to its file system, which is what gets measured.
+type Entry struct {
+	Name    string // menu title
+	Source  string // "vda1 grub", "vda1 bls", ...
+	Rank    int
+	Kernel  string
+	Initrds []string
+	Cmdline string
+	FS      FS
+}
+
+// RelPath returns p relative to the root of the entry's file system ("/boot/vmlinuz"), or p when it
+// is not under the mount point.
+func (e Entry) RelPath(p string) string {
+	if e.FS.Mount == "" {
+		return p
+	}
+	if r, err := filepath.Rel(e.FS.Mount, p); err == nil && !strings.HasPrefix(r, "..") {
+		return "/" + r
+	}
+	return p
+}
+
+// Probe is what was looked at on one device and why it gave no entry, for the refusal message.
+type Probe struct {
+	Device string
+	Err    error
+}
+
+// Scan mounts each device read-only through pool and collects the entries of every parser, the highest rank first (u-root's
+// order, stable within a rank). It returns the probes so a caller can say why nothing was found.
+func Scan(ctx context.Context, devs block.BlockDevices, pool *mount.Pool) ([]Entry, []Probe) {
+	var entries []Entry
+	var probes []Probe
+	for _, dev := range devs {
+		mp, err := pool.Mount(dev, mount.ReadOnly)
+		if err != nil {
+			probes = append(probes, Probe{dev.Name, fmt.Errorf("mount: %w", err)})
+			continue
+		}
+		dir := mp.Path
+		fs := FS{Device: dev.Name, Type: dev.FSType, UUID: dev.FsUUID, Mount: dir}
+		var st unix.Statfs_t
+		if err := unix.Statfs(dir, &st); err == nil {
+			fs.Magic = uint64(st.Type)
+		}
+		found, errs := ScanDir(ctx, dir, devs, pool)
+		for i := range found {
+			found[i].FS = fs
+			found[i].Source = dev.Name + " " + found[i].Source
+		}
+		if len(found) == 0 {
+			probes = append(probes, Probe{dev.Name, fmt.Errorf("no boot entry: %s", strings.Join(errs, "; "))})
+		}
+		entries = append(entries, found...)
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Rank > entries[j].Rank })
+	return entries, probes
+}
+
+// ScanDir runs the BLS, GRUB and syslinux parsers over a mounted file system root. It returns the
+// entries it could resolve to files under dir, and one message per parser or entry that gave none.
+// GRUB's search command may mount further devices through pool.
+func ScanDir(ctx context.Context, dir string, devs block.BlockDevices, pool *mount.Pool) ([]Entry, []string) {
+	var out []Entry
+	var errs []string
+	add := func(kind string, imgs []boot.OSImage, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", kind, err))
+		}
+		for _, img := range imgs {
+			e, err := fromImage(img)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s entry %q: %v", kind, img.Label(), err))
+				continue
+			}
+			e.Source = kind
+			out = append(out, e)
+		}
+	}
+	imgs, err := bls.ScanBLSEntries(ulog.Null, dir, nil, "")
+	add("bls", imgs, err)
+	imgs, err = grub.ParseLocalConfig(ctx, dir, devs, pool)
+	add("grub", imgs, err)
+	imgs, err = syslinux.ParseLocalConfig(ctx, dir)
+	add("syslinux", imgs, err)
+	return out, errs
+}
+
+func fromImage(img boot.OSImage) (Entry, error) {
+	li, ok := img.(*boot.LinuxImage)
+	if !ok {
+		return Entry{}, fmt.Errorf("%T is not a Linux image; only Linux entries are booted", img)
+	}
+	k, err := filePath(li.Kernel)
+	if err != nil {
+		return Entry{}, fmt.Errorf("kernel: %w", err)
+	}
+	e := Entry{Name: li.Name, Rank: li.Rank(), Kernel: k, Cmdline: li.Cmdline}
+	if li.Initrd != nil {
+		i, err := filePath(li.Initrd)
+		if err != nil {
+			return Entry{}, fmt.Errorf("initrd: %w", err)
+		}
+		e.Initrds = strings.Split(i, ",")
+	}
+	if e.Name == "" {
+		e.Name = filepath.Base(k)
+	}
+	return e, nil
+}
+
+// filePath recovers the local path behind a reader the u-root parsers return: an *os.File (BLS)
+// or a lazily opened file:// URL (GRUB, syslinux). Anything else (a network URL) is refused.
+func filePath(r io.ReaderAt) (string, error) {
+	switch f := r.(type) {
+	case *os.File:
+		name := f.Name()
+		f.Close() // the caller reads the file itself, once
+		return name, nil
+	case interface{ URL() *url.URL }:
+		u := f.URL()
+		if u.Scheme != "file" && u.Scheme != "" {
+			return "", fmt.Errorf("%s: only local files are booted", u)
+		}
+		return filepath.Clean(u.Path), nil
+	case fmt.Stringer:
+		s := f.String()
+		if strings.HasPrefix(s, "/") {
+			return s, nil
+		}
+		return "", fmt.Errorf("cannot tell which local file %q is", s)
+	}
+	return "", fmt.Errorf("cannot tell which local file a %T is", r)
+}

@@ -1,0 +1,99 @@
+package discover
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/u-root/u-root/pkg/mount"
+)
+
+func write(t *testing.T, root, name, content string) string {
+	t.Helper()
+	p := filepath.Join(root, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestScanDirGRUB(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "boot/vmlinuz-6.1", "k")
+	write(t, root, "boot/initrd.img-6.1", "i")
+	write(t, root, "boot/grub/grub.cfg", `set default="0"
+menuentry 'Debian GNU/Linux' --class debian $menuentry_id_option 'gnulinux-simple' {
+	insmod ext2
+	echo	'Loading Linux 6.1 ...'
+	linux	/boot/vmlinuz-6.1 root=UUID=1234 ro quiet
+	initrd	/boot/initrd.img-6.1
+}
+menuentry 'Second' {
+	linux /boot/vmlinuz-6.1 single
+}
+`)
+	got, errs := ScanDir(context.Background(), root, nil, &mount.Pool{})
+	if len(got) != 2 {
+		t.Fatalf("ScanDir found %d entries (%v), want 2; errors: %v", len(got), got, errs)
+	}
+	e := got[0]
+	e.FS.Mount = root
+	if e.Name != "Debian GNU/Linux" || e.Source != "grub" || e.Cmdline != "root=UUID=1234 ro quiet" {
+		t.Errorf("entry 0 = %+v, want Debian GNU/Linux from grub with its cmdline", e)
+	}
+	if e.RelPath(e.Kernel) != "/boot/vmlinuz-6.1" || len(e.Initrds) != 1 || e.RelPath(e.Initrds[0]) != "/boot/initrd.img-6.1" {
+		t.Errorf("entry 0 files = %s %v, want /boot/vmlinuz-6.1 [/boot/initrd.img-6.1]", e.Kernel, e.Initrds)
+	}
+	if len(got[1].Initrds) != 0 {
+		t.Errorf("entry 1 initrds = %v, want none", got[1].Initrds)
+	}
+}
+
+func TestScanDirBLS(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "vmlinuz-6.8", "k")
+	write(t, root, "initramfs-6.8.img", "i")
+	write(t, root, "loader/entries/abc-6.8.conf", `title Fedora Linux (6.8) 40
+version 6.8
+linux /vmlinuz-6.8
+initrd /initramfs-6.8.img
+options root=UUID=1234 ro rhgb quiet
+`)
+	got, errs := ScanDir(context.Background(), root, nil, &mount.Pool{})
+	if len(got) != 1 {
+		t.Fatalf("ScanDir found %d entries, want 1; errors: %v", len(got), errs)
+	}
+	e := got[0]
+	e.FS.Mount = root
+	if e.Source != "bls" || !strings.HasPrefix(e.Name, "Fedora Linux (6.8) 40") || e.RelPath(e.Kernel) != "/vmlinuz-6.8" || e.Cmdline != "root=UUID=1234 ro rhgb quiet" {
+		t.Errorf("entry = %+v, want the Fedora BLS entry", e)
+	}
+}
+
+func TestScanDirNothing(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "data/README", "x")
+	got, errs := ScanDir(context.Background(), root, nil, &mount.Pool{})
+	if len(got) != 0 || len(errs) == 0 {
+		t.Errorf("ScanDir on a data partition = %v, %v; want no entries and the parsers' reasons", got, errs)
+	}
+}
+
+// A hostile config pointing outside the partition or at a missing file gives no bootable entry
+// for that line, and the reason is kept.
+func TestScanDirHostile(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "boot/grub/grub.cfg", "menuentry 'x' {\n linux http://evil.example/vmlinuz\n}\n")
+	got, errs := ScanDir(context.Background(), root, nil, &mount.Pool{})
+	if len(got) != 0 {
+		t.Errorf("ScanDir with a network kernel = %+v, want no entry", got)
+	}
+	if !strings.Contains(strings.Join(errs, ";"), "only local files") {
+		t.Errorf("errors = %v, want one saying only local files are booted", errs)
+	}
+}
