@@ -101,7 +101,9 @@ func ScanDir(ctx context.Context, dir string, devs block.BlockDevices, pool *mou
 	var errs []string
 	add := func(kind string, imgs []boot.OSImage, err error) {
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", kind, err))
+			// u-root's BLS parser wraps a nil error; keep its text, drop the noise.
+			msg := strings.TrimSuffix(err.Error(), ": %!w(<nil>)")
+			errs = append(errs, fmt.Sprintf("%s: %s", kind, msg))
 		}
 		for _, img := range imgs {
 			e, err := fromImage(img)

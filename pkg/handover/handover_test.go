@@ -35,9 +35,9 @@ func TestArchive(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"measuredboot/tcg.log": "log",
+		"measuredboot/tcg.log":                               "log",
 		"measuredboot/ima/ascii_runtime_measurements_sha256": "10 ab ima-ng\n",
-		"measuredboot/init": "evil", // a name can never leave Dir
+		"measuredboot/init":                                  "evil", // a name can never leave Dir
 	}
 	for n, c := range want {
 		if got[n] != c {
