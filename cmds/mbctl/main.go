@@ -1,0 +1,66 @@
+// Command mbctl is measuredboot's host tool: it builds the boot image and the demo target, and
+// checks policies before they are built in.
+//
+//	mbctl build  -policy FILE [-keys DIR] [-modules-dir DIR -modules LIST] [-config k=v]... -o IMAGE.cpio.xz
+//	mbctl target -o TARGET.cpio
+//	mbctl policy check FILE
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var ee exitError
+		if !errors.As(err, &ee) {
+			fmt.Fprintf(os.Stderr, "mbctl: %v\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// exitError ends mbctl with status 1 after the command already said why.
+type exitError struct{ msg string }
+
+func (e exitError) Error() string { return e.msg }
+
+const usage = `usage:
+  mbctl build  -policy FILE [-keys DIR] [-modules-dir DIR -modules LIST] [-config key=value]... -o IMAGE
+  mbctl target -o FILE
+  mbctl policy check FILE`
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	switch args[0] {
+	case "build":
+		return cmdBuild(args[1:], stderr)
+	case "target":
+		return cmdTarget(args[1:], stderr)
+	case "policy":
+		if len(args) != 3 || args[1] != "check" {
+			return errors.New(usage)
+		}
+		return cmdPolicyCheck(args[2], stdout)
+	}
+	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("mbctl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}

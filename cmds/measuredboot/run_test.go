@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/u-root/mkuimage/cpio"
+
+	"github.com/measuredboot/measuredboot/pkg/discover"
+	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/handover"
+	"github.com/measuredboot/measuredboot/pkg/kexec"
+)
+
+// fakeTPM keeps PCRs in software, extending them as a TPM does.
+type fakeTPM struct {
+	banks []eventlog.Alg
+	pcrs  eventlog.PCRs
+	fail  error
+}
+
+func newFakeTPM(banks ...eventlog.Alg) *fakeTPM {
+	t := &fakeTPM{banks: banks, pcrs: eventlog.PCRs{}}
+	for _, b := range banks {
+		t.pcrs[b] = map[uint32][]byte{}
+	}
+	return t
+}
+
+func (t *fakeTPM) Banks() ([]eventlog.Alg, error) { return t.banks, nil }
+
+func (t *fakeTPM) Extend(pcr uint32, ds []eventlog.Digest) error {
+	if t.fail != nil {
+		return t.fail
+	}
+	if len(ds) != len(t.banks) {
+		return fmt.Errorf("extend with %d digests, TPM has %d banks", len(ds), len(t.banks))
+	}
+	for _, d := range ds {
+		h, _ := d.Alg.Hash()
+		old, ok := t.pcrs[d.Alg][pcr]
+		if !ok {
+			old = make([]byte, h.Size())
+		}
+		hh := h.New()
+		hh.Write(old)
+		hh.Write(d.Sum)
+		t.pcrs[d.Alg][pcr] = hh.Sum(nil)
+	}
+	return nil
+}
+
+// fakeSystem serves files from a temp dir and records what would be kexec'd.
+type fakeSystem struct {
+	policy  string
+	config  string
+	tpm     *fakeTPM
+	noTPM   bool
+	entries []discover.Entry
+	loaded  struct {
+		kernel, initrd []byte
+		cmdline        string
+		sealed         bool
+	}
+	loads int
+}
+
+func (s *fakeSystem) LoadModules() (int, error) { return 0, nil }
+func (s *fakeSystem) ReadConfig(p string) ([]byte, error) {
+	switch p {
+	case policyPath:
+		return []byte(s.policy), nil
+	case configPath:
+		return []byte(s.config), nil
+	}
+	return nil, os.ErrNotExist
+}
+func (s *fakeSystem) OpenTPM() (TPM, error) {
+	if s.noTPM {
+		return nil, errors.New("open /dev/tpmrm0: no such file or directory")
+	}
+	return s.tpm, nil
+}
+func (s *fakeSystem) FirmwareLog() ([]byte, error) { return nil, os.ErrNotExist }
+func (s *fakeSystem) Entries(context.Context) ([]discover.Entry, []discover.Probe) {
+	return s.entries, []discover.Probe{{Device: "vda1", Err: errors.New("no boot entry: grub: no config")}}
+}
+func (s *fakeSystem) ReadFile(p string) (*kexec.Buffer, error) { return kexec.ReadFile(p) }
+func (s *fakeSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
+	s.loads++
+	ks, _ := k.Sealed()
+	is, _ := i.Sealed()
+	s.loaded.sealed = ks && is
+	s.loaded.kernel, s.loaded.initrd, s.loaded.cmdline = k.All(), i.All(), cmdline
+	return nil
+}
+func (s *fakeSystem) KexecReboot() error           { return nil }
+func (s *fakeSystem) KernelIMA() ([]string, error) { return nil, nil }
+func (s *fakeSystem) EnableKernelIMA() error       { return nil }
+
+const testPolicy = `measure func=POLICY_CHECK pcr=9 template=ima-ng
+measure func=KEXEC_KERNEL_CHECK pcr=9 template=ima-ng
+measure func=KEXEC_INITRAMFS_CHECK pcr=9 template=ima-ng
+measure func=KEXEC_CMDLINE pcr=8 template=ima-buf
+`
+
+func entry(t *testing.T, name string, kernel, initrd []byte) discover.Entry {
+	t.Helper()
+	dir := t.TempDir()
+	e := discover.Entry{Name: name, Source: "vda1 grub", Cmdline: "console=ttyS0 ro", FS: discover.FS{Mount: dir, Type: "ext4"}}
+	e.Kernel = filepath.Join(dir, "boot", "vmlinuz")
+	os.MkdirAll(filepath.Dir(e.Kernel), 0o755)
+	if kernel != nil {
+		if err := os.WriteFile(e.Kernel, kernel, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if initrd != nil {
+		p := filepath.Join(dir, "boot", "initrd.img")
+		if err := os.WriteFile(p, initrd, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.Initrds = []string{p}
+	}
+	return e
+}
+
+// handedOver splits the loaded initrd into the measured prefix and the handover archive's files.
+func handedOver(t *testing.T, initrd []byte, prefix int) map[string][]byte {
+	t.Helper()
+	off := (prefix + handover.Align - 1) / handover.Align * handover.Align
+	if !bytes.Equal(initrd[prefix:off], make([]byte, off-prefix)) {
+		t.Fatalf("padding between the initrd and the handover archive is not zero")
+	}
+	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(initrd[off:])))
+	if err != nil {
+		t.Fatalf("handover archive: %v", err)
+	}
+	files := map[string][]byte{}
+	for _, r := range recs {
+		if r.Mode&cpio.S_IFMT != cpio.S_IFREG {
+			continue
+		}
+		if !strings.HasPrefix(r.Name, handover.Dir+"/") {
+			t.Errorf("handover archive holds %q, outside %s/", r.Name, handover.Dir)
+		}
+		b, _ := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
+		files[strings.TrimPrefix(r.Name, handover.Dir+"/")] = b
+	}
+	return files
+}
+
+func TestRunMeasuresAndHandsOver(t *testing.T) {
+	kernel := bytes.Repeat([]byte("bzImage"), 3000)
+	initrd := []byte("070701 this is the target initramfs, 45 bytes")
+	sys := &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA1, eventlog.AlgSHA256)}
+	sys.entries = []discover.Entry{entry(t, "Debian", kernel, initrd)}
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, sys); err != nil {
+		t.Fatalf("run() = %v, want nil\n%s", err, out.String())
+	}
+	if sys.loads != 1 || !sys.loaded.sealed {
+		t.Fatalf("kexec loads = %d (sealed %v), want 1 sealed load", sys.loads, sys.loaded.sealed)
+	}
+	if !bytes.Equal(sys.loaded.kernel, kernel) {
+		t.Errorf("loaded kernel differs from the file")
+	}
+	if !bytes.Equal(sys.loaded.initrd[:len(initrd)], initrd) {
+		t.Errorf("loaded initrd does not start with the file's bytes")
+	}
+	if sys.loaded.cmdline != "console=ttyS0 ro" {
+		t.Errorf("cmdline = %q, want %q", sys.loaded.cmdline, "console=ttyS0 ro")
+	}
+	files := handedOver(t, sys.loaded.initrd, len(initrd))
+	l, err := eventlog.Parse(files["tcg.log"])
+	if err != nil {
+		t.Fatalf("handed-over tcg.log: %v", err)
+	}
+	if len(l.Events) != 4 {
+		t.Errorf("handed-over log has %d events, want 4 (policy, kernel, initrd, cmdline)", len(l.Events))
+	}
+	if mm, err := l.Verify(sys.tpm.pcrs); err != nil || len(mm) != 0 {
+		t.Errorf("replay of the handed-over log against the TPM: %v, %v", mm, err)
+	}
+	// The kernel's event carries the digest of the bytes that were loaded.
+	ksum := fmt.Sprintf("%x", sha256.Sum256(kernel))
+	asc := string(files["ima/ascii_runtime_measurements_sha256"])
+	if !strings.Contains(asc, "ima-ng sha256:"+ksum+" /boot/vmlinuz\n") {
+		t.Errorf("IMA list lacks the kernel's entry sha256:%s /boot/vmlinuz:\n%s", ksum, asc)
+	}
+	if !strings.Contains(asc, "ima-buf sha256:") || !strings.Contains(asc, " kexec-cmdline ") {
+		t.Errorf("IMA list lacks the kexec-cmdline entry:\n%s", asc)
+	}
+	if len(files["ima/binary_runtime_measurements_sha1"]) == 0 {
+		t.Errorf("no binary sha1 IMA list handed over; files: %v", keys(files))
+	}
+	for _, want := range []string{
+		"measuredboot: KEXEC_KERNEL_CHECK    pcr=9  sha256:" + ksum[:16] + " /boot/vmlinuz measured ima-ng",
+		"measuredboot: kexec Debian\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("console lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var k []string
+	for n := range m {
+		k = append(k, n)
+	}
+	return k
+}
+
+func TestRunRefuses(t *testing.T) {
+	good := func(t *testing.T) discover.Entry { return entry(t, "good", []byte("kernel"), []byte("initrd")) }
+	for _, tt := range []struct {
+		name    string
+		sys     func(t *testing.T) *fakeSystem
+		wantErr string
+		loads   int
+	}{
+		{"no entry", func(t *testing.T) *fakeSystem {
+			return &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256)}
+		}, "refused boot: no bootable entry on any disk (vda1: no boot entry: grub: no config)", 0},
+		{"no TPM", func(t *testing.T) *fakeSystem {
+			return &fakeSystem{policy: testPolicy, noTPM: true, entries: []discover.Entry{good(t)}}
+		}, "refused /dev/tpmrm0: no TPM", 0},
+		{"bad policy", func(t *testing.T) *fakeSystem {
+			return &fakeSystem{policy: "measure func=NOPE\n", tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{good(t)}}
+		}, "refused /etc/measuredboot/policy: /etc/measuredboot/policy:1:", 0},
+		{"TPM extend fails", func(t *testing.T) *fakeSystem {
+			tpm := newFakeTPM(eventlog.AlgSHA256)
+			tpm.fail = errors.New("TPM_RC_LOCALITY")
+			return &fakeSystem{policy: testPolicy, tpm: tpm, entries: []discover.Entry{good(t)}}
+		}, "nothing is booted unmeasured", 0},
+		{"missing kernel", func(t *testing.T) *fakeSystem {
+			return &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{entry(t, "bad", nil, []byte("i"))}}
+		}, "refused /boot/vmlinuz: read kernel:", 0},
+		{"appraisal demanded", func(t *testing.T) *fakeSystem {
+			return &fakeSystem{policy: testPolicy + "appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n", tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{good(t)}}
+		}, "refused /boot/vmlinuz: appraisal required by /etc/measuredboot/policy:5", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sys := tt.sys(t)
+			var out bytes.Buffer
+			err := run(context.Background(), &out, sys)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("run() = %v, want error containing %q\n%s", err, tt.wantErr, out.String())
+			}
+			if sys.loads != tt.loads {
+				t.Errorf("kexec loads = %d, want %d", sys.loads, tt.loads)
+			}
+		})
+	}
+}
+
+func TestRunFallsBackToNextEntry(t *testing.T) {
+	sys := &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256)}
+	sys.entries = []discover.Entry{entry(t, "broken", nil, []byte("i")), entry(t, "second", []byte("k2"), []byte("i2"))}
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, sys); err != nil {
+		t.Fatalf("run() = %v\n%s", err, out.String())
+	}
+	if !bytes.Equal(sys.loaded.kernel, []byte("k2")) {
+		t.Errorf("loaded kernel %q, want the second entry's", sys.loaded.kernel)
+	}
+	if !strings.Contains(out.String(), "measuredboot: refused /boot/vmlinuz: read kernel:") {
+		t.Errorf("console lacks the first entry's refusal:\n%s", out.String())
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	if c, err := parseConfig([]byte("# c\nkernel_ima_crosscheck=1\n")); err != nil || !c.crossCheck {
+		t.Errorf("parseConfig = %+v, %v, want crossCheck", c, err)
+	}
+	if _, err := parseConfig([]byte("bogus=1\n")); err == nil {
+		t.Error("parseConfig(bogus=1) succeeded, want error")
+	}
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
+	"github.com/u-root/u-root/pkg/mount"
+	"github.com/u-root/u-root/pkg/mount/block"
+	"golang.org/x/sys/unix"
+
+	"github.com/measuredboot/measuredboot/pkg/discover"
+	"github.com/measuredboot/measuredboot/pkg/kexec"
+	"github.com/measuredboot/measuredboot/pkg/tpm"
+)
+
+const (
+	modulesList   = "/etc/measuredboot/modules"
+	securityfs    = "/sys/kernel/security"
+	biosLog       = securityfs + "/tpm0/binary_bios_measurements"
+	imaPolicy     = securityfs + "/ima/policy"
+	imaASCII      = securityfs + "/ima/ascii_runtime_measurements"
+	tpmDevice     = "/dev/tpmrm0"
+	blockDevWait  = 5 * time.Second
+	crossCheckIMA = "measure func=KEXEC_KERNEL_CHECK\nmeasure func=KEXEC_INITRAMFS_CHECK\n"
+)
+
+// linuxSystem is the real machine.
+type linuxSystem struct {
+	pool *mount.Pool
+}
+
+func newSystem() *linuxSystem { return &linuxSystem{pool: &mount.Pool{}} }
+
+// LoadModules loads, in order, the modules the image lists (the build resolved their
+// dependencies). A module that is already loaded or built in is fine.
+func (s *linuxSystem) LoadModules() (int, error) {
+	f, err := os.Open(modulesList)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	var errs []error
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		p := strings.TrimSpace(sc.Text())
+		if p == "" {
+			continue
+		}
+		if err := loadModule(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+func loadModule(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("finit_module(%s): %w", path, err)
+	}
+	return nil
+}
+
+func (s *linuxSystem) ReadConfig(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func (s *linuxSystem) OpenTPM() (TPM, error) {
+	t, err := linuxtpm.Open(tpmDevice)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", tpmDevice, err)
+	}
+	return tpm.New(t), nil
+}
+
+func mountSecurityFS() error {
+	if _, err := os.Stat(filepath.Join(securityfs, "tpm0")); err == nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(securityfs, "ima")); err == nil {
+		return nil
+	}
+	if err := unix.Mount("securityfs", securityfs, "securityfs", 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("mount securityfs on %s: %w", securityfs, err)
+	}
+	return nil
+}
+
+func (s *linuxSystem) FirmwareLog() ([]byte, error) {
+	if err := mountSecurityFS(); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(biosLog)
+}
+
+// Entries waits briefly for block devices (virtio_blk probes asynchronously), then scans them all.
+func (s *linuxSystem) Entries(ctx context.Context) ([]discover.Entry, []discover.Probe) {
+	var devs block.BlockDevices
+	deadline := time.Now().Add(blockDevWait)
+	for {
+		d, err := block.GetBlockDevices()
+		if err == nil {
+			devs = d.FilterZeroSize()
+		}
+		if len(devs) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return discover.Scan(ctx, devs, s.pool)
+}
+
+func (s *linuxSystem) ReadFile(path string) (*kexec.Buffer, error) { return kexec.ReadFile(path) }
+
+func (s *linuxSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
+	return kexec.Load(k, i, cmdline)
+}
+
+func (s *linuxSystem) KexecReboot() error {
+	s.pool.UnmountAll(mount.MNT_DETACH)
+	return kexec.Reboot()
+}
+
+func (s *linuxSystem) EnableKernelIMA() error {
+	if err := mountSecurityFS(); err != nil {
+		return err
+	}
+	return os.WriteFile(imaPolicy, []byte(crossCheckIMA), 0o600)
+}
+
+func (s *linuxSystem) KernelIMA() ([]string, error) {
+	b, err := os.ReadFile(imaASCII)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "memfd:") {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// Stop never returns to init after a refusal: it halts the machine, so that nothing the policy
+// forbids can be booted by hand from this image.
+func (s *linuxSystem) Stop(err error) {
+	if err == nil {
+		return
+	}
+	unix.Sync()
+	for {
+		unix.Reboot(unix.LINUX_REBOOT_CMD_HALT)
+		time.Sleep(time.Hour)
+	}
+}

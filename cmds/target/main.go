@@ -1,0 +1,134 @@
+// Command target is the demo system that measuredboot kexecs into: the init of a small initramfs.
+// It reads the logs measuredboot handed over, reads the PCRs from the TPM through sysfs, replays the
+// TCG log for every bank and prints the result per PCR, checks that the command line it was booted
+// with is the one that was measured, and powers off. The QEMU tests judge its console.
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/handover"
+	"github.com/measuredboot/measuredboot/pkg/ima"
+)
+
+func main() {
+	for _, m := range []struct{ src, dst, typ string }{
+		{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"}, {"devtmpfs", "/dev", "devtmpfs"},
+	} {
+		os.MkdirAll(m.dst, 0o755)
+		unix.Mount(m.src, m.dst, m.typ, 0, "")
+	}
+	err := check(os.Stdout, "/"+handover.Dir, "/sys/class/tpm/tpm0", "/proc/cmdline")
+	if err != nil {
+		fmt.Printf("target: FAIL: %v\n", err)
+	} else {
+		fmt.Println("target: PASS")
+	}
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+}
+
+// check replays the handed-over TCG log in logDir against the PCRs under tpmDir, and checks the
+// measured command line against the one in cmdlineFile.
+func check(out io.Writer, logDir, tpmDir, cmdlineFile string) error {
+	b, err := os.ReadFile(filepath.Join(logDir, "tcg.log"))
+	if err != nil {
+		return fmt.Errorf("no handed-over log: %w", err)
+	}
+	l, err := eventlog.Parse(b)
+	if err != nil {
+		return fmt.Errorf("handed-over log: %w", err)
+	}
+	fmt.Fprintf(out, "target: handed-over TCG log: %d bytes, %d events, banks %v\n", len(b), len(l.Events), l.Banks())
+	replay, err := l.Replay()
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	var bad []string
+	checked := 0
+	for _, alg := range l.Banks() {
+		pcrs := make([]int, 0, len(replay[alg]))
+		for p := range replay[alg] {
+			pcrs = append(pcrs, int(p))
+		}
+		sort.Ints(pcrs)
+		for _, p := range pcrs {
+			want := replay[alg][uint32(p)]
+			got, err := readPCR(tpmDir, alg, p)
+			if err != nil {
+				return err
+			}
+			verdict := "match"
+			if !bytes.Equal(got, want) {
+				verdict = "MISMATCH"
+				bad = append(bad, fmt.Sprintf("%v pcr %d", alg, p))
+			}
+			checked++
+			fmt.Fprintf(out, "target: %-6v pcr %2d tpm %x replay %x %s\n", alg, p, got[:8], want[:8], verdict)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("replay does not match the TPM: %s", strings.Join(bad, ", "))
+	}
+	fmt.Fprintf(out, "target: replay matches the TPM: %d banks, %d PCR values\n", len(l.Banks()), checked)
+	return checkCmdline(out, l, cmdlineFile)
+}
+
+// checkCmdline finds the last measured kexec-cmdline (an ima-buf event) and compares it with the
+// command line this kernel was booted with.
+func checkCmdline(out io.Writer, l *eventlog.Log, cmdlineFile string) error {
+	var measured []byte
+	found := false
+	for _, e := range l.Events {
+		if e.Type != eventlog.EvIPL {
+			continue
+		}
+		f, err := ima.ParseTemplateData(e.Data)
+		if err != nil || len(f) != 3 || string(f[1]) != "kexec-cmdline\x00" {
+			continue
+		}
+		measured, found = f[2], true
+	}
+	if !found {
+		fmt.Fprintln(out, "target: the log has no kexec-cmdline measurement")
+		return nil
+	}
+	got, err := os.ReadFile(cmdlineFile)
+	if err != nil {
+		return err
+	}
+	got = bytes.TrimRight(got, "\n\x00 ")
+	if !bytes.Equal(got, bytes.TrimRight(measured, "\x00 ")) {
+		return fmt.Errorf("booted with cmdline %q, but %q was measured", got, measured)
+	}
+	fmt.Fprintf(out, "target: cmdline %q is the measured one\n", got)
+	return nil
+}
+
+// readPCR reads one PCR value from the TPM's sysfs directory (pcr-sha256/9 holds hex).
+func readPCR(tpmDir string, alg eventlog.Alg, pcr int) ([]byte, error) {
+	p := filepath.Join(tpmDir, "pcr-"+alg.String(), strconv.Itoa(pcr))
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: the TPM has no %v bank here", p, alg)
+	} else if err != nil {
+		return nil, err
+	}
+	v, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return v, nil
+}

@@ -1,0 +1,97 @@
+// Package measure takes one object through this environment's path: its bytes are hashed once,
+// the policy decides, every active PCR bank is extended with the IMA template digest, and the
+// measurement is recorded both in the IMA list and in the TCG event log. It is pure: the TPM is
+// an interface, so the same code runs at boot, in unit tests and in the host's predictor.
+package measure
+
+import (
+	"crypto"
+	"errors"
+	"fmt"
+
+	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/ima"
+	"github.com/measuredboot/measuredboot/pkg/policy"
+)
+
+// Extender extends one PCR in several banks at once. *tpm.Device implements it.
+type Extender interface {
+	Extend(pcr uint32, digests []eventlog.Digest) error
+}
+
+// ErrAppraisal is returned when the policy asks for an appraisal this build cannot perform.
+var ErrAppraisal = errors.New("appraisal required")
+
+// Measurer measures objects into a TPM and keeps the two logs of what it did.
+type Measurer struct {
+	Policy   *policy.Policy
+	TPM      Extender
+	FileHash crypto.Hash   // the file digest's algorithm (d-ng), sha256 unless set
+	Log      *eventlog.Log // the TCG log; its banks are the banks extended
+	IMA      []ima.Entry   // the IMA list, in order
+}
+
+// Object is one thing to measure: a file's bytes, or a buffer such as the kexec command line.
+type Object struct {
+	policy.Object
+	Name string // the name recorded in the logs (the path on its file system, or "kexec-cmdline")
+	Data []byte
+}
+
+// Result says what happened to one object.
+type Result struct {
+	Name     string
+	Func     policy.Func
+	Digest   []byte // the file digest under FileHash (for buffers, the buffer's digest)
+	Decision policy.Decision
+	Entry    *ima.Entry // nil when not measured
+}
+
+// Measure hashes o.Data once, evaluates the policy and, when it says measure, extends the PCR in
+// every bank of the log and records the entry. An error from the TPM is returned as is: the caller
+// must not boot what it could not measure.
+func (m *Measurer) Measure(o Object) (Result, error) {
+	h := m.FileHash
+	if h == 0 {
+		h = crypto.SHA256
+	}
+	hh := h.New()
+	hh.Write(o.Data)
+	r := Result{Name: o.Name, Func: o.Func, Digest: hh.Sum(nil), Decision: m.Policy.Evaluate(o.Object)}
+	if !r.Decision.Measure {
+		return r, nil
+	}
+	e, err := ima.New(r.Decision.Template, uint32(r.Decision.PCR), h, r.Digest, o.Data, o.Name, nil)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", o.Name, err)
+	}
+	if err := m.record(e); err != nil {
+		return r, fmt.Errorf("%s: %w", o.Name, err)
+	}
+	r.Entry = &m.IMA[len(m.IMA)-1]
+	return r, nil
+}
+
+// record extends the entry's PCR with its template digest in every bank, then logs it: the TCG
+// event's data is the entry's template data, so each bank's digest is that bank's hash of the data.
+func (m *Measurer) record(e ima.Entry) error {
+	td := e.TemplateData()
+	var digests []eventlog.Digest
+	for _, alg := range m.Log.Banks() {
+		ch, ok := alg.Hash()
+		if !ok {
+			return fmt.Errorf("PCR bank %v has no hash in this build", alg)
+		}
+		hh := ch.New()
+		hh.Write(td)
+		digests = append(digests, eventlog.Digest{Alg: alg, Sum: hh.Sum(nil)})
+	}
+	if err := m.TPM.Extend(e.PCR, digests); err != nil {
+		return err
+	}
+	if _, err := m.Log.AppendDigests(e.PCR, eventlog.EvIPL, digests, td); err != nil {
+		return err
+	}
+	m.IMA = append(m.IMA, e)
+	return nil
+}

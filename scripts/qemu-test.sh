@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# qemu-test.sh [SCENARIO_DIR...]: boots the measuredboot image under QEMU (TCG) with a software TPM
+# (swtpm) and a GPT disk holding the scenario's boot partition, and judges the serial console.
+#
+# A scenario directory holds:
+#   expect        "kexec" (the target booted and its replay matched the TPM in every bank) or
+#                 "refuse" (the target never ran and measuredboot printed its refusal line)
+#   files         lines "SOURCE DEST": copy a built artifact (kernel = the Debian cloud kernel,
+#                 target = the demo target initramfs) to DEST on the boot partition
+#   disk/         copied onto the boot partition (grub.cfg, BLS entries ...); @KVER@ in a file is
+#                 replaced by the kernel version, @FSUUID@ by the partition's file system UUID
+#   policy        optional: the policy to build in (default configs/policy)
+#   keys/         optional: certificates to build in
+#   config        optional: key=value lines for the image's config
+#   console       optional: fixed strings that must appear on the console, one per line
+#   not-console   optional: fixed strings that must not appear
+#   check         optional: a script run after the boot with the console log as $1 (exit 0 = pass)
+# With no argument it runs every scenario under scenarios/. INTERACTIVE=1 shows the console live.
+# Each run ends with PASS or FAIL: <reason> per scenario; the exit status is 0 only if all passed.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+TIMEOUT=${QEMU_TIMEOUT:-240}
+mkdir -p "$BUILD"
+
+"$ROOT/scripts/deps.sh"
+export PATH=$PATH:/usr/sbin:/sbin
+
+KERNEL=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n1 || true)
+[ -n "$KERNEL" ] || { echo "FAIL: no Debian cloud kernel in /boot (apt-get install linux-image-cloud-amd64)"; exit 1; }
+KVER=${KERNEL#/boot/vmlinuz-}
+[ -r "$KERNEL" ] || { echo "FAIL: $KERNEL is not readable"; exit 1; }
+
+(cd "$ROOT" && go build -trimpath -o "$BUILD/mbctl" ./cmds/mbctl)
+MBCTL=$BUILD/mbctl
+"$MBCTL" target -o "$BUILD/target.cpio"
+
+# image DIR: builds (or reuses) the image for a scenario's policy, keys and config; prints its path.
+image() {
+  local dir=$1 pol=$ROOT/configs/policy keys="" cfg=()
+  [ -f "$dir/policy" ] && pol=$dir/policy
+  [ -d "$dir/keys" ] && keys=$dir/keys
+  if [ -f "$dir/config" ]; then
+    while IFS= read -r l; do [ -n "$l" ] && cfg+=(-config "$l"); done < "$dir/config"
+  fi
+  local key
+  key=$( { cat "$pol"; [ -n "$keys" ] && cat "$keys"/* ; [ -f "$dir/config" ] && cat "$dir/config";
+           cat "$ROOT/configs/modules"; sha256sum "$MBCTL"; } | sha256sum | cut -c1-16)
+  local out=$BUILD/images/$key.cpio.xz
+  if [ ! -f "$out" ]; then
+    mkdir -p "$BUILD/images"
+    (cd "$ROOT" && "$MBCTL" build -policy "$pol" ${keys:+-keys "$keys"} "${cfg[@]}" \
+       -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$out") >&2
+  fi
+  echo "$out"
+}
+
+# disk DIR WORK: makes WORK/disk.img, a GPT disk with one ext4 partition holding the scenario.
+disk() {
+  local dir=$1 work=$2 fsuuid=${FSUUID:-6d6b2f1a-2c3b-4f5e-9a8b-0c1d2e3f4a5b}
+  local root=$work/root
+  rm -rf "$root"; mkdir -p "$root"
+  [ -f "$dir/fsuuid" ] && fsuuid=$(cat "$dir/fsuuid")
+  if [ -d "$dir/disk" ]; then
+    cp -a "$dir/disk/." "$root/"
+    find "$root" -type f -exec sed -i "s/@KVER@/$KVER/g; s/@FSUUID@/$fsuuid/g" {} +
+  fi
+  if [ -f "$dir/files" ]; then
+    while read -r src dst; do
+      [ -z "$src" ] && continue
+      case $src in
+        kernel) src=$KERNEL ;;
+        target) src=$BUILD/target.cpio ;;
+        *) src=$dir/$src ;;
+      esac
+      dst=${dst//@KVER@/$KVER}
+      mkdir -p "$root/$(dirname "$dst")"
+      cp "$src" "$root/$dst"
+    done < "$dir/files"
+  fi
+  local mb=$(( $(du -sm "$root" | cut -f1) + 32 ))
+  rm -f "$work/part.img" "$work/disk.img"
+  mkfs.ext4 -q -F -U "$fsuuid" -L boot -E root_owner=0:0 -d "$root" "$work/part.img" "${mb}M"
+  truncate -s $(( (mb + 2) * 1024 * 1024 )) "$work/disk.img"
+  printf 'label: gpt\nstart=2048, size=%d, type=0FC63DAF-8483-4772-8E47-3D0093E5CB14, name="boot"\n' \
+    $(( mb * 2048 )) | sfdisk -q "$work/disk.img"
+  dd if="$work/part.img" of="$work/disk.img" bs=1M seek=1 conv=notrunc status=none
+  rm -f "$work/part.img"
+}
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# boot DIR: runs one scenario and prints PASS or FAIL: reason.
+boot() {
+  local dir=$1 name; name=$(basename "$dir")
+  local work=$BUILD/scenarios/$name
+  rm -rf "$work"; mkdir -p "$work/tpm"
+  local img; img=$(image "$dir")
+  disk "$dir" "$work"
+  local sock=$work/swtpm.sock log=$work/console.log
+  swtpm socket --tpm2 --tpmstate dir="$work/tpm" --ctrl type=unixio,path="$sock" \
+    --flags not-need-init,startup-clear --log file="$work/swtpm.log" &
+  local spid=$!; pids+=("$spid")
+  for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+  : > "$log"
+  timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg -m 1024 -nographic -no-reboot \
+    -kernel "$KERNEL" -initrd "$img" -append "console=ttyS0 loglevel=4" \
+    -drive if=none,id=d0,file="$work/disk.img",format=raw,readonly=on -device virtio-blk-pci,drive=d0 \
+    -chardev socket,id=chrtpm,path="$sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
+    -device tpm-tis,tpmdev=tpm0 -serial "file:$log" -monitor none -display none </dev/null &
+  local qpid=$!; pids+=("$qpid")
+  local tailpid=""
+  if [ "${INTERACTIVE:-}" = 1 ]; then tail -n +1 -f "$log" & tailpid=$!; fi
+  # The guest ends by powering off (the target) or by halting (a refusal); a halted guest keeps
+  # QEMU running, so stop it once the kernel says so.
+  while kill -0 "$qpid" 2>/dev/null; do
+    if grep -q "reboot: System halted" "$log" 2>/dev/null; then kill "$qpid" 2>/dev/null || true; break; fi
+    sleep 0.5
+  done
+  wait "$qpid" 2>/dev/null || true
+  kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true
+  if [ -n "$tailpid" ]; then sleep 0.5; kill "$tailpid" 2>/dev/null || true; wait "$tailpid" 2>/dev/null || true; fi
+  tr -d '\r' < "$log" > "$log.txt" && mv "$log.txt" "$log"
+  echo "console log: $log"
+  judge "$dir" "$log"
+}
+
+judge() {
+  local dir=$1 log=$2 expect; expect=$(cat "$dir/expect")
+  case $expect in
+    kexec)
+      grep -q "^measuredboot: kexec " "$log" || { echo "FAIL: no 'measuredboot: kexec' line"; return 1; }
+      grep -q "^target: replay matches the TPM" "$log" || { echo "FAIL: the target did not report a replay matching the TPM"; return 1; }
+      grep -q "^target: PASS" "$log" || { echo "FAIL: the target did not pass: $(grep '^target: FAIL' "$log" || echo 'no verdict')"; return 1; } ;;
+    refuse)
+      grep -q "^measuredboot: refused " "$log" || { echo "FAIL: no 'measuredboot: refused' line"; return 1; }
+      if grep -q "^target:" "$log"; then echo "FAIL: the target ran"; return 1; fi
+      if grep -q "^measuredboot: kexec " "$log"; then echo "FAIL: measuredboot kexec'd"; return 1; fi ;;
+    *) echo "FAIL: $dir/expect says '$expect', want kexec or refuse"; return 1 ;;
+  esac
+  if [ -f "$dir/console" ]; then
+    while IFS= read -r want; do
+      [ -z "$want" ] && continue
+      grep -qF -- "$want" "$log" || { echo "FAIL: console lacks: $want"; return 1; }
+    done < "$dir/console"
+  fi
+  if [ -f "$dir/not-console" ]; then
+    while IFS= read -r bad; do
+      [ -z "$bad" ] && continue
+      if grep -qF -- "$bad" "$log"; then echo "FAIL: console has: $bad"; return 1; fi
+    done < "$dir/not-console"
+  fi
+  if [ -x "$dir/check" ]; then
+    KERNEL=$KERNEL KVER=$KVER BUILD=$BUILD "$dir/check" "$log" || { echo "FAIL: $dir/check"; return 1; }
+  fi
+  echo "PASS"
+}
+
+dirs=("$@")
+[ ${#dirs[@]} -gt 0 ] || dirs=("$ROOT"/scenarios/*/)
+failed=0 passed=0
+for d in "${dirs[@]}"; do
+  d=${d%/}
+  echo "=== scenario $(basename "$d")"
+  if boot "$d"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+echo "scenarios: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
