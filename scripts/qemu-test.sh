@@ -9,6 +9,8 @@
 #                 target = the demo target initramfs) to DEST on the boot partition
 #   disk/         copied onto the boot partition (grub.cfg, BLS entries ...); @KVER@ in a file is
 #                 replaced by the kernel version, @FSUUID@ by the partition's file system UUID
+#   disk2/ files2 optional: a second partition, file system UUID @FSUUID2@
+#   fsuuid        optional: the first partition's file system UUID
 #   policy        optional: the policy to build in (default configs/policy)
 #   keys/         optional: certificates to build in
 #   config        optional: key=value lines for the image's config
@@ -55,17 +57,16 @@ image() {
   echo "$out"
 }
 
-# disk DIR WORK: makes WORK/disk.img, a GPT disk with one ext4 partition holding the scenario.
-disk() {
-  local dir=$1 work=$2 fsuuid=${FSUUID:-6d6b2f1a-2c3b-4f5e-9a8b-0c1d2e3f4a5b}
-  local root=$work/root
+# part DIR WORK N FSUUID: makes WORK/partN.img, an ext4 file system holding the scenario's diskN/
+# and filesN (N is "" for the first partition, "2" for a second one); prints its size in MiB.
+part() {
+  local dir=$1 work=$2 n=$3 fsuuid=$4 root=$work/root$3
   rm -rf "$root"; mkdir -p "$root"
-  [ -f "$dir/fsuuid" ] && fsuuid=$(cat "$dir/fsuuid")
-  if [ -d "$dir/disk" ]; then
-    cp -a "$dir/disk/." "$root/"
-    find "$root" -type f -exec sed -i "s/@KVER@/$KVER/g; s/@FSUUID@/$fsuuid/g" {} +
+  if [ -d "$dir/disk$n" ]; then
+    cp -a "$dir/disk$n/." "$root/"
+    find "$root" -type f -exec sed -i "s/@KVER@/$KVER/g; s/@FSUUID@/$fsuuid/g; s/@FSUUID2@/${FSUUID2:-}/g" {} +
   fi
-  if [ -f "$dir/files" ]; then
+  if [ -f "$dir/files$n" ]; then
     while read -r src dst; do
       [ -z "$src" ] && continue
       case $src in
@@ -76,16 +77,35 @@ disk() {
       dst=${dst//@KVER@/$KVER}
       mkdir -p "$root/$(dirname "$dst")"
       cp "$src" "$root/$dst"
-    done < "$dir/files"
+    done < "$dir/files$n"
   fi
   local mb=$(( $(du -sm "$root" | cut -f1) + 32 ))
-  rm -f "$work/part.img" "$work/disk.img"
-  mkfs.ext4 -q -F -U "$fsuuid" -L boot -E root_owner=0:0 -d "$root" "$work/part.img" "${mb}M"
-  truncate -s $(( (mb + 2) * 1024 * 1024 )) "$work/disk.img"
-  printf 'label: gpt\nstart=2048, size=%d, type=0FC63DAF-8483-4772-8E47-3D0093E5CB14, name="boot"\n' \
-    $(( mb * 2048 )) | sfdisk -q "$work/disk.img"
+  rm -f "$work/part$n.img"
+  mkfs.ext4 -q -F -U "$fsuuid" -L "boot$n" -E root_owner=0:0 -d "$root" "$work/part$n.img" "${mb}M" >/dev/null
+  echo "$mb"
+}
+
+# disk DIR WORK: makes WORK/disk.img, a GPT disk with one ext4 partition holding the scenario (two
+# if it has a disk2/ or files2), without loop mounts.
+disk() {
+  local dir=$1 work=$2
+  FSUUID=6d6b2f1a-2c3b-4f5e-9a8b-0c1d2e3f4a5b FSUUID2=""
+  [ -f "$dir/fsuuid" ] && FSUUID=$(cat "$dir/fsuuid")
+  if [ -d "$dir/disk2" ] || [ -f "$dir/files2" ]; then FSUUID2=2e0f5a3c-7b1d-4c8e-a6f2-9d3b1c5e7a80; fi
+  local mb1 mb2=0
+  mb1=$(part "$dir" "$work" "" "$FSUUID")
+  [ -n "$FSUUID2" ] && mb2=$(part "$dir" "$work" 2 "$FSUUID2")
+  rm -f "$work/disk.img"
+  truncate -s $(( (mb1 + mb2 + 2) * 1024 * 1024 )) "$work/disk.img"
+  {
+    echo 'label: gpt'
+    printf 'start=2048, size=%d, type=0FC63DAF-8483-4772-8E47-3D0093E5CB14, name="boot"\n' $(( mb1 * 2048 ))
+    [ "$mb2" -gt 0 ] && printf 'start=%d, size=%d, type=0FC63DAF-8483-4772-8E47-3D0093E5CB14, name="boot2"\n' \
+      $(( 2048 + mb1 * 2048 )) $(( mb2 * 2048 ))
+  } | sfdisk -q "$work/disk.img"
   dd if="$work/part.img" of="$work/disk.img" bs=1M seek=1 conv=notrunc status=none
-  rm -f "$work/part.img"
+  [ "$mb2" -gt 0 ] && dd if="$work/part2.img" of="$work/disk.img" bs=1M seek=$(( 1 + mb1 )) conv=notrunc status=none
+  rm -f "$work/part.img" "$work/part2.img"
 }
 
 pids=()

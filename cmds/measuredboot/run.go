@@ -211,15 +211,16 @@ func measureOne(m *measure.Measurer, out io.Writer, o policy.Object, name string
 }
 
 func bootEntry(ctx context.Context, out io.Writer, sys system, m *measure.Measurer, cfg config, e discover.Entry, start time.Time) error {
-	fileObj := func(f policy.Func) policy.Object {
-		return policy.Object{Func: f, Mask: policy.MayRead, HasFile: true, FSName: e.FS.Type, FSMagic: e.FS.Magic, FSUUID: e.FS.UUID}
+	fileObj := func(f policy.Func, path string) policy.Object {
+		fs := e.FSOf(path)
+		return policy.Object{Func: f, Mask: policy.MayRead, HasFile: true, FSName: fs.Type, FSMagic: fs.Magic, FSUUID: fs.UUID}
 	}
 	kernel, err := sys.ReadFile(e.Kernel)
 	if err != nil {
 		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("read kernel: %w", err)}
 	}
 	defer kernel.Close()
-	if _, err := measureOne(m, out, fileObj(policy.KexecKernelCheck), e.RelPath(e.Kernel), kernel.Bytes()); err != nil {
+	if _, err := measureOne(m, out, fileObj(policy.KexecKernelCheck, e.Kernel), e.RelPath(e.Kernel), kernel.Bytes()); err != nil {
 		return err
 	}
 	if len(e.Initrds) > 1 {
@@ -232,12 +233,12 @@ func bootEntry(ctx context.Context, out io.Writer, sys system, m *measure.Measur
 			return &refusal{e.RelPath(e.Initrds[0]), fmt.Errorf("read initrd: %w", err)}
 		}
 		defer initrd.Close()
-		if _, err := measureOne(m, out, fileObj(policy.KexecInitramfsCheck), e.RelPath(e.Initrds[0]), initrd.Bytes()); err != nil {
+		if _, err := measureOne(m, out, fileObj(policy.KexecInitramfsCheck, e.Initrds[0]), e.RelPath(e.Initrds[0]), initrd.Bytes()); err != nil {
 			return err
 		}
 	}
 	// The kernel tests a KEXEC_CMDLINE rule's file conditions against the kexec'd kernel's file.
-	cmdObj := fileObj(policy.KexecCmdline)
+	cmdObj := fileObj(policy.KexecCmdline, e.Kernel)
 	cmdObj.Mask = 0
 	if _, err := measureOne(m, out, cmdObj, "kexec-cmdline", []byte(e.Cmdline)); err != nil {
 		return err

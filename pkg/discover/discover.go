@@ -41,19 +41,38 @@ type Entry struct {
 	Kernel  string
 	Initrds []string
 	Cmdline string
-	FS      FS
+	FS      FS   // the file system of the configuration that listed the entry
+	Mounts  []FS // every file system mounted while scanning, for FSOf
 }
 
-// RelPath returns p relative to the root of the entry's file system ("/boot/vmlinuz"), or p when it
-// is not under the mount point.
+// FSOf returns the file system p lives on: the mounted file system whose mount point is the
+// longest prefix of p (a GRUB entry may load files from another partition than its grub.cfg's),
+// or the entry's own.
+func (e Entry) FSOf(p string) FS {
+	best := e.FS
+	n := -1
+	for _, m := range append([]FS{e.FS}, e.Mounts...) {
+		if m.Mount != "" && under(m.Mount, p) && len(m.Mount) > n {
+			best, n = m, len(m.Mount)
+		}
+	}
+	return best
+}
+
+func under(dir, p string) bool {
+	r, err := filepath.Rel(dir, p)
+	return err == nil && r != ".." && !strings.HasPrefix(r, "../")
+}
+
+// RelPath returns p relative to the root of its file system ("/boot/vmlinuz"), or p when it is
+// under no known mount point.
 func (e Entry) RelPath(p string) string {
-	if e.FS.Mount == "" {
+	m := e.FSOf(p).Mount
+	if m == "" || !under(m, p) {
 		return p
 	}
-	if r, err := filepath.Rel(e.FS.Mount, p); err == nil && !strings.HasPrefix(r, "..") {
-		return "/" + r
-	}
-	return p
+	r, _ := filepath.Rel(m, p)
+	return "/" + strings.TrimPrefix(r, ".")
 }
 
 // Probe is what was looked at on one device and why it gave no entry, for the refusal message.
@@ -74,11 +93,7 @@ func Scan(ctx context.Context, devs block.BlockDevices, pool *mount.Pool) ([]Ent
 			continue
 		}
 		dir := mp.Path
-		fs := FS{Device: dev.Name, Type: dev.FSType, UUID: dev.FsUUID, Mount: dir}
-		var st unix.Statfs_t
-		if err := unix.Statfs(dir, &st); err == nil {
-			fs.Magic = uint64(st.Type)
-		}
+		fs := fsInfo(dev, dir)
 		found, errs := ScanDir(ctx, dir, devs, pool)
 		for i := range found {
 			found[i].FS = fs
@@ -89,8 +104,34 @@ func Scan(ctx context.Context, devs block.BlockDevices, pool *mount.Pool) ([]Ent
 		}
 		entries = append(entries, found...)
 	}
+	mounts := mounted(devs, pool)
+	for i := range entries {
+		entries[i].Mounts = mounts
+	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Rank > entries[j].Rank })
 	return entries, probes
+}
+
+func fsInfo(dev *block.BlockDev, dir string) FS {
+	fs := FS{Device: dev.Name, Type: dev.FSType, UUID: dev.FsUUID, Mount: dir}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err == nil {
+		fs.Magic = uint64(st.Type)
+	}
+	return fs
+}
+
+// mounted lists what pool has mounted, including what GRUB's search mounted on its own.
+func mounted(devs block.BlockDevices, pool *mount.Pool) []FS {
+	var out []FS
+	for _, mp := range pool.MountPoints {
+		for _, d := range devs {
+			if filepath.Base(mp.Device) == d.Name {
+				out = append(out, fsInfo(d, mp.Path))
+			}
+		}
+	}
+	return out
 }
 
 // ScanDir runs the BLS, GRUB and syslinux parsers over a mounted file system root. It returns the

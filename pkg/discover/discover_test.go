@@ -97,3 +97,22 @@ func TestScanDirHostile(t *testing.T) {
 		t.Errorf("errors = %v, want one saying only local files are booted", errs)
 	}
 }
+
+func TestFSOf(t *testing.T) {
+	e := Entry{
+		FS:     FS{Device: "vda1", UUID: "a", Mount: "/tmp/m/vda1"},
+		Mounts: []FS{{Device: "vda1", UUID: "a", Mount: "/tmp/m/vda1"}, {Device: "vda10", UUID: "b", Mount: "/tmp/m/vda10"}},
+	}
+	for _, tt := range []struct{ path, uuid, rel string }{
+		{"/tmp/m/vda1/boot/vmlinuz", "a", "/boot/vmlinuz"},
+		{"/tmp/m/vda10/vmlinuz", "b", "/vmlinuz"},
+		{"/elsewhere/vmlinuz", "a", "/elsewhere/vmlinuz"},
+	} {
+		if got := e.FSOf(tt.path).UUID; got != tt.uuid {
+			t.Errorf("FSOf(%q).UUID = %q, want %q", tt.path, got, tt.uuid)
+		}
+		if got := e.RelPath(tt.path); got != tt.rel {
+			t.Errorf("RelPath(%q) = %q, want %q", tt.path, got, tt.rel)
+		}
+	}
+}
