@@ -7,6 +7,7 @@ package initramfs
 import (
 	"bufio"
 	"bytes"
+	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,8 @@ import (
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/uio/llog"
 
+	"github.com/measuredboot/measuredboot/pkg/appraise"
+	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/policy"
 )
 
@@ -41,6 +44,7 @@ const BootProgram = "github.com/measuredboot/measuredboot/cmds/measuredboot"
 type Options struct {
 	Policy        string   // policy file (required)
 	Keys          string   // directory of X.509 certificates, may be ""
+	Digests       string   // digest list file ("ALGORITHM:HEX PATH" lines), may be ""
 	ModulesDir    string   // /lib/modules/<version> of the boot kernel
 	Modules       []string // module names to ship, their dependencies are added
 	Config        []string // key=value lines for /etc/measuredboot/config
@@ -144,8 +148,40 @@ func ResolveModules(dir string, names []string) ([]string, error) {
 
 // Build writes the image described by o.
 func Build(o Options) error {
-	if _, _, err := CheckPolicy(o.Policy); err != nil {
+	pol, _, err := CheckPolicy(o.Policy)
+	if err != nil {
 		return fmt.Errorf("policy %s: %w", o.Policy, err)
+	}
+	var keys []imasig.Key
+	if o.Keys != "" {
+		if keys, err = imasig.LoadKeys(o.Keys); err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+	}
+	if o.Digests != "" {
+		b, err := os.ReadFile(o.Digests)
+		if err != nil {
+			return err
+		}
+		if _, err := appraise.ParseDigestList(o.Digests, b); err != nil {
+			return err
+		}
+	}
+	// A policy that appraises itself must carry a signature that the built-in keys accept: check
+	// it now rather than refuse every boot.
+	psig, err := os.ReadFile(o.Policy + ".sig")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if d := pol.Evaluate(policy.Object{Func: policy.PolicyCheck, Mask: policy.MayRead, HasFile: true}); d.Appraise {
+		src, _ := os.ReadFile(o.Policy)
+		h := appraise.Hash(appraise.Evidence{SigFile: psig}, crypto.SHA256)
+		hh := h.New()
+		hh.Write(src)
+		a := appraise.Appraiser{Keys: keys}
+		if err := a.Appraise(d, policy.PolicyCheck, o.Policy, h, hh.Sum(nil), appraise.Evidence{SigFile: psig}); err != nil {
+			return fmt.Errorf("the policy appraises itself, but: %w", err)
+		}
 	}
 	stage, err := os.MkdirTemp("", "measuredboot-stage")
 	if err != nil {
@@ -153,6 +189,12 @@ func Build(o Options) error {
 	}
 	defer os.RemoveAll(stage)
 	files := []string{o.Policy + ":etc/measuredboot/policy"}
+	if psig != nil {
+		files = append(files, o.Policy+".sig:etc/measuredboot/policy.sig")
+	}
+	if o.Digests != "" {
+		files = append(files, o.Digests+":etc/measuredboot/digests")
+	}
 	add := func(name string, data []byte) error {
 		p := filepath.Join(stage, strings.ReplaceAll(name, "/", "_"))
 		if err := os.WriteFile(p, data, 0o644); err != nil {

@@ -21,6 +21,7 @@ func cmdBuild(args []string, stderr io.Writer) error {
 	var cfg multi
 	fs.StringVar(&o.Policy, "policy", "configs/policy", "IMA policy to build in")
 	fs.StringVar(&o.Keys, "keys", "", "directory of X.509 certificates to build in")
+	fs.StringVar(&o.Digests, "digests", "", "digest list to build in (ALGORITHM:HEX PATH lines)")
 	fs.StringVar(&o.ModulesDir, "modules-dir", "", "the boot kernel's /lib/modules/<version>")
 	fs.StringVar(&modList, "modules", "", "file listing the kernel modules to ship")
 	fs.Var(&cfg, "config", "key=value for the image's config (repeatable)")
@@ -94,7 +95,11 @@ func cmdPolicyCheck(path string, stdout io.Writer) error {
 		return err
 	}
 	for _, f := range findings {
-		fmt.Fprintf(stdout, "%s:%d: %s: %s\n", path, f.Line, f.Severity, f.Msg)
+		where := path
+		if f.Line > 0 {
+			where = fmt.Sprintf("%s:%d", path, f.Line)
+		}
+		fmt.Fprintf(stdout, "%s: %s: %s\n", where, f.Severity, f.Msg)
 	}
 	if err != nil {
 		fmt.Fprintf(stdout, "%s: policy has errors; it would not be built into an image\n", path)

@@ -1,7 +1,9 @@
-// Command mbctl is measuredboot's host tool: it builds the boot image and the demo target, and
-// checks policies before they are built in.
+// Command mbctl is measuredboot's host tool: it builds the boot image and the demo target, checks
+// policies before they are built in, and makes keys and signatures for appraisal.
 //
-//	mbctl build  -policy FILE [-keys DIR] [-modules-dir DIR -modules LIST] [-config k=v]... -o IMAGE.cpio.xz
+//	mbctl build  -policy FILE [-keys DIR] [-digests FILE] [-modules-dir DIR -modules LIST] [-config k=v]... -o IMAGE.cpio.xz
+//	mbctl keygen [-type p256] [-subject NAME] -o DIR
+//	mbctl sign   -key KEY [-cert CERT] [-a sha256] FILE...
 //	mbctl target -o TARGET.cpio
 //	mbctl policy check FILE
 package main
@@ -31,7 +33,9 @@ type exitError struct{ msg string }
 func (e exitError) Error() string { return e.msg }
 
 const usage = `usage:
-  mbctl build  -policy FILE [-keys DIR] [-modules-dir DIR -modules LIST] [-config key=value]... -o IMAGE
+  mbctl build  -policy FILE [-keys DIR] [-digests FILE] [-modules-dir DIR -modules LIST] [-config key=value]... -o IMAGE
+  mbctl keygen [-type p256|p384|rsa2048|rsa3072|rsa4096] [-subject NAME] -o DIR
+  mbctl sign   -key KEY [-cert CERT] [-a sha256|sha384|sha512] FILE...
   mbctl target -o FILE
   mbctl policy check FILE`
 
@@ -44,6 +48,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdBuild(args[1:], stderr)
 	case "target":
 		return cmdTarget(args[1:], stderr)
+	case "sign":
+		return cmdSign(args[1:], stdout, stderr)
+	case "keygen":
+		return cmdKeygen(args[1:], stdout, stderr)
 	case "policy":
 		if len(args) != 3 || args[1] != "check" {
 			return errors.New(usage)

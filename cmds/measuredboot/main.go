@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -14,7 +15,7 @@ import (
 func main() {
 	d := newSystem()
 	err := run(context.Background(), os.Stdout, d)
-	if err != nil {
+	if err != nil && !errors.Is(err, errRecovery) {
 		fmt.Fprintf(os.Stdout, "measuredboot: %v\n", err)
 	}
 	d.Stop(err)

@@ -7,12 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/measuredboot/measuredboot/pkg/appraise"
 	"github.com/measuredboot/measuredboot/pkg/discover"
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/handover"
+	"github.com/measuredboot/measuredboot/pkg/ima"
+	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
 	"github.com/measuredboot/measuredboot/pkg/measure"
 	"github.com/measuredboot/measuredboot/pkg/policy"
@@ -20,8 +24,10 @@ import (
 
 // Paths inside the image.
 const (
-	policyPath = "/etc/measuredboot/policy"
-	configPath = "/etc/measuredboot/config"
+	policyPath  = "/etc/measuredboot/policy"
+	configPath  = "/etc/measuredboot/config"
+	keysDir     = "/etc/measuredboot/keys"
+	digestsPath = "/etc/measuredboot/digests"
 )
 
 // TPM is what the boot flow needs of a TPM.
@@ -38,6 +44,10 @@ type system interface {
 	FirmwareLog() ([]byte, error)
 	Entries(ctx context.Context) ([]discover.Entry, []discover.Probe)
 	ReadFile(path string) (*kexec.Buffer, error)
+	// Evidence returns what lies beside a file for appraisal: path.sig and security.ima.
+	Evidence(path string) (appraise.Evidence, error)
+	// Keys returns the certificates built into the image.
+	Keys() ([]imasig.Key, error)
 	// KexecLoad loads the sealed buffers with kexec_file_load.
 	KexecLoad(kernel, initrd *kexec.Buffer, cmdline string) error
 	// KexecReboot jumps into the loaded kernel; it returns only on error, or in tests.
@@ -59,9 +69,12 @@ func (r *refusal) Unwrap() error { return r.reason }
 
 // config holds the build-time settings of the image.
 type config struct {
-	crossCheck bool // test only: let the boot kernel's IMA measure the kexec files too
+	logMode      bool // appraise_mode=log: failures are measured and printed, the boot goes on
+	recoverShell bool // on_refuse=shell: after a refusal, return to init's shell (after a recovery event)
+	crossCheck   bool // test only: let the boot kernel's IMA measure the kexec files too
 }
 
+// parseConfig reads the image's key=value settings; an unknown key or value is an error.
 func parseConfig(b []byte) (config, error) {
 	var c config
 	for i, line := range strings.Split(string(b), "\n") {
@@ -70,45 +83,115 @@ func parseConfig(b []byte) (config, error) {
 			continue
 		}
 		k, v, _ := strings.Cut(line, "=")
+		bad := func(want string) error {
+			return fmt.Errorf("%s:%d: %s=%q: want %s", configPath, i+1, k, v, want)
+		}
 		switch k {
+		case "appraise_mode":
+			if v != "enforce" && v != "log" {
+				return c, bad("enforce or log")
+			}
+			c.logMode = v == "log"
+		case "on_refuse":
+			if v != "halt" && v != "shell" {
+				return c, bad("halt or shell")
+			}
+			c.recoverShell = v == "shell"
 		case "kernel_ima_crosscheck":
+			if v != "0" && v != "1" {
+				return c, bad("0 or 1")
+			}
 			c.crossCheck = v == "1"
 		default:
-			return c, fmt.Errorf("%s:%d: unknown setting %q", configPath, i+1, k)
+			return c, fmt.Errorf("%s:%d: unknown setting %q (want appraise_mode, on_refuse or kernel_ima_crosscheck)", configPath, i+1, k)
 		}
 	}
 	return c, nil
 }
 
+// errRecovery is returned by run when the image allows the recovery shell after a refusal.
+var errRecovery = errors.New("recovery shell")
+
+// flow is one boot: what run has set up, shared by the steps.
+type flow struct {
+	out  io.Writer
+	sys  system
+	cfg  config
+	m    *measure.Measurer
+	appr *appraise.Appraiser
+	pol  *policy.Policy
+}
+
+func (f *flow) say(format string, a ...any) { fmt.Fprintf(f.out, "measuredboot: "+format+"\n", a...) }
+
 // run is the whole boot flow. It returns only when nothing was booted; the error says why.
 func run(ctx context.Context, out io.Writer, sys system) error {
-	say := func(format string, a ...any) { fmt.Fprintf(out, "measuredboot: "+format+"\n", a...) }
+	f := &flow{out: out, sys: sys}
+	err := f.run(ctx)
+	var r *refusal
+	if errors.As(err, &r) && f.cfg.recoverShell && f.m != nil {
+		// Whatever was sealed to a normal boot must not unseal in the shell.
+		for _, pcr := range []uint32{recoveryPCR, filesPCR} {
+			if rerr := f.m.Record(pcr, "measuredboot.recovery", []byte(err.Error())); rerr != nil {
+				return fmt.Errorf("%w; and the recovery event could not be measured (%v), so no shell", err, rerr)
+			}
+		}
+		fmt.Fprintf(out, "measuredboot: %v\n", err)
+		f.say("recovery shell: PCRs %d and %d were extended with a recovery event", recoveryPCR, filesPCR)
+		return errRecovery
+	}
+	return err
+}
+
+// PCRs this program writes events of its own to.
+const (
+	recoveryPCR = 8 // failed appraisals and the recovery event: strings, as the kernel command line
+	filesPCR    = 9
+)
+
+func (f *flow) run(ctx context.Context) error {
 	start := time.Now()
-
-	n, err := sys.LoadModules()
+	n, err := f.sys.LoadModules()
 	if err != nil {
-		say("warning: kernel modules: %v", err)
+		f.say("warning: kernel modules: %v", err)
 	}
-	say("loaded %d kernel modules", n)
+	f.say("loaded %d kernel modules", n)
 
-	cb, err := sys.ReadConfig(configPath)
+	cb, err := f.sys.ReadConfig(configPath)
 	if err != nil {
 		return &refusal{configPath, err}
 	}
-	cfg, err := parseConfig(cb)
-	if err != nil {
+	if f.cfg, err = parseConfig(cb); err != nil {
 		return &refusal{configPath, err}
 	}
-	src, err := sys.ReadConfig(policyPath)
+	src, err := f.sys.ReadConfig(policyPath)
 	if err != nil {
 		return &refusal{policyPath, fmt.Errorf("the image has no policy: %w", err)}
 	}
-	pol, err := policy.Parse(policyPath, src)
-	if err != nil {
+	if f.pol, err = policy.Parse(policyPath, src); err != nil {
 		return &refusal{policyPath, fmt.Errorf("%w (the image build should have caught this: rebuild with 'make initramfs')", err)}
 	}
+	keys, err := f.sys.Keys()
+	if err != nil {
+		return &refusal{keysDir, err}
+	}
+	f.appr = &appraise.Appraiser{Keys: keys}
+	if b, err := f.sys.ReadConfig(digestsPath); err == nil {
+		if f.appr.Digests, err = appraise.ParseDigestList(digestsPath, b); err != nil {
+			return &refusal{digestsPath, err}
+		}
+	}
+	mode := "enforce"
+	if f.cfg.logMode {
+		mode = "log (failures are measured and printed, the boot goes on)"
+	}
+	ndig := 0
+	if f.appr.Digests != nil {
+		ndig = f.appr.Digests.Len()
+	}
+	f.say("appraisal mode %s; %d keys, %d digests built in", mode, len(keys), ndig)
 
-	t, err := sys.OpenTPM()
+	t, err := f.sys.OpenTPM()
 	if err != nil {
 		return &refusal{"/dev/tpmrm0", fmt.Errorf("no TPM: %w; nothing is booted unmeasured", err)}
 	}
@@ -116,7 +199,7 @@ func run(ctx context.Context, out io.Writer, sys system) error {
 	if err != nil {
 		return &refusal{"/dev/tpmrm0", err}
 	}
-	log := firmwareLog(sys, banks, say)
+	log := firmwareLog(f.sys, banks, f.say)
 	if log == nil {
 		if log, err = eventlog.New(banks); err != nil {
 			return &refusal{"/dev/tpmrm0", fmt.Errorf("cannot log the TPM's banks: %w", err)}
@@ -126,15 +209,17 @@ func run(ctx context.Context, out io.Writer, sys system) error {
 	for i, b := range banks {
 		names[i] = b.String()
 	}
-	say("TPM banks: %s; log has %d firmware events", strings.Join(names, ","), len(log.Events))
+	f.say("TPM banks: %s; log has %d firmware events", strings.Join(names, ","), len(log.Events))
 
-	m := &measure.Measurer{Policy: pol, TPM: t, FileHash: crypto.SHA256, Log: log}
-	// The policy is measured by its own POLICY_CHECK rules before any other rule is used.
-	if _, err := measureOne(m, out, policy.Object{Func: policy.PolicyCheck, Mask: policy.MayRead, HasFile: true}, policyPath, src); err != nil {
+	f.m = &measure.Measurer{Policy: f.pol, TPM: t, FileHash: crypto.SHA256, Log: log}
+	// The policy is measured (and appraised) by its own POLICY_CHECK rules before any other rule
+	// is used.
+	pobj := policy.Object{Func: policy.PolicyCheck, Mask: policy.MayRead, HasFile: true}
+	if err := f.check(pobj, policyPath, policyPath, src); err != nil {
 		return err
 	}
 
-	entries, probes := sys.Entries(ctx)
+	entries, probes := f.sys.Entries(ctx)
 	if len(entries) == 0 {
 		var why []string
 		for _, p := range probes {
@@ -146,20 +231,22 @@ func run(ctx context.Context, out io.Writer, sys system) error {
 		return &refusal{"boot", fmt.Errorf("no bootable entry on any disk (%s); put a GRUB, BLS or syslinux configuration on a local partition", strings.Join(why, "; "))}
 	}
 	for i, e := range entries {
-		say("entry %d: %q from %s: kernel %s, initrd %s, cmdline %q", i, e.Name, e.Source, e.RelPath(e.Kernel), relPaths(e), e.Cmdline)
+		f.say("entry %d: %q from %s: kernel %s, initrd %s, cmdline %q", i, e.Name, e.Source, e.RelPath(e.Kernel), relPaths(e), e.Cmdline)
 	}
 
 	var last error
-	for _, e := range entries {
-		err := bootEntry(ctx, out, sys, m, cfg, e, start)
+	for i, e := range entries {
+		err := f.bootEntry(e, start)
 		var r *refusal
 		if !errors.As(err, &r) {
 			return err // the TPM failed: nothing else may boot
 		}
-		say("%v", err)
+		if i < len(entries)-1 {
+			f.say("%v; trying the next entry", err)
+		}
 		last = err
 	}
-	return fmt.Errorf("no entry left to boot; the last refusal was: %w", last)
+	return last
 }
 
 // firmwareLog returns the firmware's event log to append to, or nil when there is none usable.
@@ -168,7 +255,7 @@ func firmwareLog(sys system, banks []eventlog.Alg, say func(string, ...any)) *ev
 		say("warning: no firmware event log (%v); the handed-over log starts at this environment", err)
 	} else if l, err := eventlog.Parse(b); err != nil {
 		say("warning: firmware event log: %v; the handed-over log starts at this environment", err)
-	} else if !sameBanks(l.Banks(), banks) {
+	} else if !slices.Equal(l.Banks(), banks) {
 		say("warning: firmware event log lists banks %v, the TPM has %v; the handed-over log starts at this environment", l.Banks(), banks)
 	} else {
 		return l
@@ -176,51 +263,68 @@ func firmwareLog(sys system, banks []eventlog.Alg, say func(string, ...any)) *ev
 	return nil
 }
 
-func sameBanks(a, b []eventlog.Alg) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+// check takes one object through measurement and appraisal and prints its console line. name is
+// what the logs record, path where the file is (for its signature). A TPM or log failure is
+// returned as a plain error (fatal); a failed appraisal in enforce mode is a refusal.
+func (f *flow) check(o policy.Object, name, path string, data []byte) error {
+	d := f.pol.Evaluate(o)
+	var ev appraise.Evidence
+	if d.Appraise && o.HasFile {
+		var err error
+		if ev, err = f.sys.Evidence(path); err != nil {
+			return &refusal{name, fmt.Errorf("reading its signature: %w", err)}
 		}
 	}
-	return true
-}
-
-// measureOne measures one object and prints its console line. A TPM or log failure is returned
-// as a plain error (fatal); a policy that demands appraisal is a refusal of this object.
-func measureOne(m *measure.Measurer, out io.Writer, o policy.Object, name string, data []byte) (measure.Result, error) {
-	r, err := m.Measure(measure.Object{Object: o, Name: name, Data: data})
+	h := appraise.Hash(ev, crypto.SHA256)
+	sig := ev.SigFile
+	if sig == nil {
+		sig = ev.XAttr
+	}
+	r, err := f.m.Measure(measure.Object{Object: o, Name: name, Data: data, Hash: h, Sig: sig})
 	if err != nil {
-		return r, fmt.Errorf("cannot measure %s: %w; nothing is booted unmeasured", name, err)
+		return fmt.Errorf("cannot measure %s: %w; nothing is booted unmeasured", name, err)
 	}
 	verdict, pcr := "not measured (no rule)", "-"
 	if r.Entry != nil {
 		verdict, pcr = "measured "+r.Entry.Template, fmt.Sprint(r.Entry.PCR)
 	}
-	fmt.Fprintf(out, "measuredboot: %-21s pcr=%-2s sha256:%x %s %s\n", o.Func, pcr, r.Digest[:8], name, verdict)
-	if r.Decision.Appraise {
-		rule := "policy"
-		if r.Decision.AppraiseRule != nil {
-			rule = fmt.Sprintf("%s:%d", policyPath, r.Decision.AppraiseRule.Line)
+	var aerr error
+	if d.Appraise {
+		aerr = f.appr.Appraise(d, o.Func, name, h, r.Digest, ev)
+		var ae *appraise.Error
+		switch {
+		case aerr == nil:
+			verdict += ", appraised"
+		case errors.As(aerr, &ae):
+			verdict += ", appraisal FAILED: " + string(ae.Reason)
 		}
-		return r, &refusal{name, fmt.Errorf("%w by %s, and this image cannot appraise: %w", measure.ErrAppraisal, rule, errors.ErrUnsupported)}
 	}
-	return r, nil
+	hn, _ := ima.HashName(h)
+	fmt.Fprintf(f.out, "measuredboot: %-21s pcr=%-2s %s:%x %s %s\n", o.Func, pcr, hn, r.Digest[:8], name, verdict)
+	if aerr == nil {
+		return nil
+	}
+	if err := f.m.Record(recoveryPCR, "measuredboot.appraisal-failed", []byte(aerr.Error())); err != nil {
+		return fmt.Errorf("cannot measure the failed appraisal of %s: %w", name, err)
+	}
+	if f.cfg.logMode {
+		f.say("log mode, booting anyway: %v", aerr)
+		return nil
+	}
+	return &refusal{name, aerr}
 }
 
-func bootEntry(ctx context.Context, out io.Writer, sys system, m *measure.Measurer, cfg config, e discover.Entry, start time.Time) error {
-	fileObj := func(f policy.Func, path string) policy.Object {
+func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
+	fileObj := func(fn policy.Func, path string) policy.Object {
 		fs := e.FSOf(path)
-		return policy.Object{Func: f, Mask: policy.MayRead, HasFile: true, FSName: fs.Type, FSMagic: fs.Magic, FSUUID: fs.UUID}
+		return policy.Object{Func: fn, Mask: policy.MayRead, HasFile: true, FSName: fs.Type, FSMagic: fs.Magic, FSUUID: fs.UUID}
 	}
-	kernel, err := sys.ReadFile(e.Kernel)
+	kernel, err := f.sys.ReadFile(e.Kernel)
 	if err != nil {
-		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("read kernel: %w", err)}
+		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("entry %q: read kernel: %w", e.Name, err)}
 	}
 	defer kernel.Close()
-	if _, err := measureOne(m, out, fileObj(policy.KexecKernelCheck, e.Kernel), e.RelPath(e.Kernel), kernel.Bytes()); err != nil {
+	if err := f.check(fileObj(policy.KexecKernelCheck, e.Kernel), e.RelPath(e.Kernel), e.Kernel, kernel.Bytes()); err != nil {
 		return err
 	}
 	if len(e.Initrds) > 1 {
@@ -228,19 +332,19 @@ func bootEntry(ctx context.Context, out io.Writer, sys system, m *measure.Measur
 	}
 	var initrd *kexec.Buffer
 	if len(e.Initrds) == 1 {
-		initrd, err = sys.ReadFile(e.Initrds[0])
+		initrd, err = f.sys.ReadFile(e.Initrds[0])
 		if err != nil {
-			return &refusal{e.RelPath(e.Initrds[0]), fmt.Errorf("read initrd: %w", err)}
+			return &refusal{e.RelPath(e.Initrds[0]), fmt.Errorf("entry %q: read initrd: %w", e.Name, err)}
 		}
 		defer initrd.Close()
-		if _, err := measureOne(m, out, fileObj(policy.KexecInitramfsCheck, e.Initrds[0]), e.RelPath(e.Initrds[0]), initrd.Bytes()); err != nil {
+		if err := f.check(fileObj(policy.KexecInitramfsCheck, e.Initrds[0]), e.RelPath(e.Initrds[0]), e.Initrds[0], initrd.Bytes()); err != nil {
 			return err
 		}
 	}
 	// The kernel tests a KEXEC_CMDLINE rule's file conditions against the kexec'd kernel's file.
 	cmdObj := fileObj(policy.KexecCmdline, e.Kernel)
 	cmdObj.Mask = 0
-	if _, err := measureOne(m, out, cmdObj, "kexec-cmdline", []byte(e.Cmdline)); err != nil {
+	if err := f.check(cmdObj, "kexec-cmdline", "", []byte(e.Cmdline)); err != nil {
 		return err
 	}
 
@@ -250,7 +354,7 @@ func bootEntry(ctx context.Context, out io.Writer, sys system, m *measure.Measur
 		}
 		defer initrd.Close()
 	}
-	files, err := logFiles(m)
+	files, err := logFiles(f.m)
 	if err != nil {
 		return err
 	}
@@ -266,29 +370,29 @@ func bootEntry(ctx context.Context, out io.Writer, sys system, m *measure.Measur
 			return err
 		}
 	}
-	fmt.Fprintf(out, "measuredboot: handover: %d log bytes appended to the initrd (%d measured bytes, %d in all) as /%s/\n",
+	fmt.Fprintf(f.out, "measuredboot: handover: %d log bytes appended to the initrd (%d measured bytes, %d in all) as /%s/\n",
 		len(arch), len(initrd.Bytes()), initrd.Size(), handover.Dir)
-	if cfg.crossCheck {
-		if err := sys.EnableKernelIMA(); err != nil {
+	if f.cfg.crossCheck {
+		if err := f.sys.EnableKernelIMA(); err != nil {
 			return fmt.Errorf("kernel IMA cross-check: %w", err)
 		}
 	}
-	fmt.Fprintf(out, "measuredboot: %d TPM extends, %.3fs since start\n", len(m.IMA), time.Since(start).Seconds())
-	if err := sys.KexecLoad(kernel, initrd, e.Cmdline); err != nil {
+	fmt.Fprintf(f.out, "measuredboot: %d TPM extends, %.3fs since start\n", len(f.m.IMA), time.Since(start).Seconds())
+	if err := f.sys.KexecLoad(kernel, initrd, e.Cmdline); err != nil {
 		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("%w (is it a bzImage for this architecture?)", err)}
 	}
-	if cfg.crossCheck {
-		lines, err := sys.KernelIMA()
+	if f.cfg.crossCheck {
+		lines, err := f.sys.KernelIMA()
 		if err != nil {
 			return fmt.Errorf("kernel IMA cross-check: %w", err)
 		}
 		for _, l := range lines {
-			fmt.Fprintf(out, "measuredboot: kernel-ima: %s\n", l)
+			fmt.Fprintf(f.out, "measuredboot: kernel-ima: %s\n", l)
 		}
-		fmt.Fprintf(out, "measuredboot: handover: whole initrd sha256:%x\n", sha256.Sum256(initrd.All()))
+		fmt.Fprintf(f.out, "measuredboot: handover: whole initrd sha256:%x\n", sha256.Sum256(initrd.All()))
 	}
-	fmt.Fprintf(out, "measuredboot: kexec %s\n", e.Name)
-	return sys.KexecReboot()
+	fmt.Fprintf(f.out, "measuredboot: kexec %s\n", e.Name)
+	return f.sys.KexecReboot()
 }
 
 // logFiles returns the handed-over files: the TCG log, and the IMA lists (ASCII and binary) with

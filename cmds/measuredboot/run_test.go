@@ -14,9 +14,11 @@ import (
 
 	"github.com/u-root/mkuimage/cpio"
 
+	"github.com/measuredboot/measuredboot/pkg/appraise"
 	"github.com/measuredboot/measuredboot/pkg/discover"
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/handover"
+	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
 )
 
@@ -62,6 +64,9 @@ func (t *fakeTPM) Extend(pcr uint32, ds []eventlog.Digest) error {
 type fakeSystem struct {
 	policy  string
 	config  string
+	keys    []imasig.Key
+	digests string
+	sigs    map[string][]byte // signatures of files that are not on disk (the policy)
 	tpm     *fakeTPM
 	noTPM   bool
 	entries []discover.Entry
@@ -80,6 +85,10 @@ func (s *fakeSystem) ReadConfig(p string) ([]byte, error) {
 		return []byte(s.policy), nil
 	case configPath:
 		return []byte(s.config), nil
+	case digestsPath:
+		if s.digests != "" {
+			return []byte(s.digests), nil
+		}
 	}
 	return nil, os.ErrNotExist
 }
@@ -94,6 +103,17 @@ func (s *fakeSystem) Entries(context.Context) ([]discover.Entry, []discover.Prob
 	return s.entries, []discover.Probe{{Device: "vda1", Err: errors.New("no boot entry: grub: no config")}}
 }
 func (s *fakeSystem) ReadFile(p string) (*kexec.Buffer, error) { return kexec.ReadFile(p) }
+func (s *fakeSystem) Keys() ([]imasig.Key, error)              { return s.keys, nil }
+func (s *fakeSystem) Evidence(p string) (appraise.Evidence, error) {
+	if b, ok := s.sigs[p]; ok {
+		return appraise.Evidence{SigFile: b}, nil
+	}
+	b, err := os.ReadFile(p + ".sig")
+	if errors.Is(err, os.ErrNotExist) {
+		return appraise.Evidence{}, nil
+	}
+	return appraise.Evidence{SigFile: b}, err
+}
 func (s *fakeSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
 	s.loads++
 	ks, _ := k.Sealed()
@@ -244,10 +264,13 @@ func TestRunRefuses(t *testing.T) {
 		}, "nothing is booted unmeasured", 0},
 		{"missing kernel", func(t *testing.T) *fakeSystem {
 			return &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{entry(t, "bad", nil, []byte("i"))}}
-		}, "refused /boot/vmlinuz: read kernel:", 0},
-		{"appraisal demanded", func(t *testing.T) *fakeSystem {
+		}, `refused /boot/vmlinuz: entry "bad": read kernel:`, 0},
+		{"unsigned kernel", func(t *testing.T) *fakeSystem {
 			return &fakeSystem{policy: testPolicy + "appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n", tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{good(t)}}
-		}, "refused /boot/vmlinuz: appraisal required by /etc/measuredboot/policy:5", 0},
+		}, "refused /boot/vmlinuz: /boot/vmlinuz failed appraisal (KEXEC_KERNEL_CHECK, rule policy:5): no signature", 0},
+		{"bad config", func(t *testing.T) *fakeSystem {
+			return &fakeSystem{policy: testPolicy, config: "appraise_mode=lenient\n", tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{good(t)}}
+		}, `appraise_mode="lenient": want enforce or log`, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sys := tt.sys(t)
@@ -273,7 +296,7 @@ func TestRunFallsBackToNextEntry(t *testing.T) {
 	if !bytes.Equal(sys.loaded.kernel, []byte("k2")) {
 		t.Errorf("loaded kernel %q, want the second entry's", sys.loaded.kernel)
 	}
-	if !strings.Contains(out.String(), "measuredboot: refused /boot/vmlinuz: read kernel:") {
+	if !strings.Contains(out.String(), `measuredboot: refused /boot/vmlinuz: entry "broken": read kernel:`) {
 		t.Errorf("console lacks the first entry's refusal:\n%s", out.String())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,9 @@ import (
 	"github.com/u-root/u-root/pkg/mount/block"
 	"golang.org/x/sys/unix"
 
+	"github.com/measuredboot/measuredboot/pkg/appraise"
 	"github.com/measuredboot/measuredboot/pkg/discover"
+	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
 	"github.com/measuredboot/measuredboot/pkg/tpm"
 )
@@ -159,12 +162,54 @@ func (s *linuxSystem) KernelIMA() ([]string, error) {
 // Stop never returns to init after a refusal: it halts the machine, so that nothing the policy
 // forbids can be booted by hand from this image.
 func (s *linuxSystem) Stop(err error) {
-	if err == nil {
-		return
+	if err == nil || errors.Is(err, errRecovery) {
+		return // init starts the recovery shell
 	}
 	unix.Sync()
 	for {
 		unix.Reboot(unix.LINUX_REBOOT_CMD_HALT)
 		time.Sleep(time.Hour)
 	}
+}
+
+// maxSigFile bounds a detached signature: an RSA-4096 v2 signature is 521 bytes.
+const maxSigFile = 64 << 10
+
+// Evidence reads path.sig (if present) and the security.ima extended attribute (if the file
+// system has one). A missing file or attribute is no evidence; anything else is an error.
+func (s *linuxSystem) Evidence(path string) (appraise.Evidence, error) {
+	var ev appraise.Evidence
+	f, err := os.Open(path + ".sig")
+	switch {
+	case err == nil:
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, maxSigFile+1))
+		if err != nil {
+			return ev, err
+		}
+		if len(b) > maxSigFile {
+			return ev, fmt.Errorf("%s.sig is larger than %d bytes", path, maxSigFile)
+		}
+		ev.SigFile = b
+	case !errors.Is(err, os.ErrNotExist):
+		return ev, err
+	}
+	buf := make([]byte, maxSigFile)
+	n, err := unix.Getxattr(path, "security.ima", buf)
+	switch {
+	case err == nil:
+		ev.XAttr = buf[:n]
+	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOTSUP):
+	default:
+		return ev, fmt.Errorf("getxattr(%s, security.ima): %w", path, err)
+	}
+	return ev, nil
+}
+
+// Keys loads the certificates built into the image; an image without a key directory has none.
+func (s *linuxSystem) Keys() ([]imasig.Key, error) {
+	if _, err := os.Stat(keysDir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return imasig.LoadKeys(keysDir)
 }

@@ -36,13 +36,16 @@ type Object struct {
 	policy.Object
 	Name string // the name recorded in the logs (the path on its file system, or "kexec-cmdline")
 	Data []byte
+	Hash crypto.Hash // the file digest's algorithm; Measurer.FileHash when 0
+	Sig  []byte      // the signature recorded by the ima-sig template, if any
 }
 
 // Result says what happened to one object.
 type Result struct {
 	Name     string
 	Func     policy.Func
-	Digest   []byte // the file digest under FileHash (for buffers, the buffer's digest)
+	Hash     crypto.Hash // the algorithm of Digest
+	Digest   []byte      // the file digest (for buffers, the buffer's digest)
 	Decision policy.Decision
 	Entry    *ima.Entry // nil when not measured
 }
@@ -51,17 +54,23 @@ type Result struct {
 // every bank of the log and records the entry. An error from the TPM is returned as is: the caller
 // must not boot what it could not measure.
 func (m *Measurer) Measure(o Object) (Result, error) {
-	h := m.FileHash
+	h := o.Hash
+	if h == 0 {
+		h = m.FileHash
+	}
 	if h == 0 {
 		h = crypto.SHA256
 	}
+	if !h.Available() {
+		return Result{}, fmt.Errorf("%s: hash %v is not available", o.Name, h)
+	}
 	hh := h.New()
 	hh.Write(o.Data)
-	r := Result{Name: o.Name, Func: o.Func, Digest: hh.Sum(nil), Decision: m.Policy.Evaluate(o.Object)}
+	r := Result{Name: o.Name, Func: o.Func, Hash: h, Digest: hh.Sum(nil), Decision: m.Policy.Evaluate(o.Object)}
 	if !r.Decision.Measure {
 		return r, nil
 	}
-	e, err := ima.New(r.Decision.Template, uint32(r.Decision.PCR), h, r.Digest, o.Data, o.Name, nil)
+	e, err := ima.New(r.Decision.Template, uint32(r.Decision.PCR), h, r.Digest, o.Data, o.Name, o.Sig)
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", o.Name, err)
 	}
@@ -70,6 +79,16 @@ func (m *Measurer) Measure(o Object) (Result, error) {
 	}
 	r.Entry = &m.IMA[len(m.IMA)-1]
 	return r, nil
+}
+
+// Record measures a buffer that is not a policy object, such as a failed appraisal or the entry
+// into the recovery shell: it is always recorded, as an ima-buf entry named name, in pcr.
+func (m *Measurer) Record(pcr uint32, name string, buf []byte) error {
+	e, err := ima.NewBuf(pcr, crypto.SHA256, buf, name)
+	if err != nil {
+		return err
+	}
+	return m.record(e)
 }
 
 // record extends the entry's PCR with its template digest in every bank, then logs it: the TCG
