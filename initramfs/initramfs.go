@@ -148,6 +148,16 @@ func ResolveModules(dir string, names []string) ([]string, error) {
 
 // Build writes the image described by o.
 func Build(o Options) error {
+	// u-root's builder copies a symlink as a symlink: resolve the files that go in by path.
+	for _, p := range []*string{&o.Policy, &o.Keys, &o.Digests} {
+		if *p != "" {
+			r, err := filepath.EvalSymlinks(*p)
+			if err != nil {
+				return err
+			}
+			*p = r
+		}
+	}
 	pol, _, err := CheckPolicy(o.Policy)
 	if err != nil {
 		return fmt.Errorf("policy %s: %w", o.Policy, err)

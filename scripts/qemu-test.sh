@@ -16,6 +16,8 @@
 #   config        optional: key=value lines for the image's config
 #   console       optional: fixed strings that must appear on the console, one per line
 #   not-console   optional: fixed strings that must not appear
+#   prepare       optional: run on each partition's root ($1; $2 is "" or "2") after the files are
+#                 copied, e.g. to sign or tamper with them (scenarios/common/lib.sh has helpers)
 #   check         optional: a script run after the boot with the console log as $1 (exit 0 = pass)
 # With no argument it runs every scenario under scenarios/. INTERACTIVE=1 shows the console live.
 # Each run ends with PASS or FAIL: <reason> per scenario; the exit status is 0 only if all passed.
@@ -78,6 +80,9 @@ part() {
       mkdir -p "$root/$(dirname "$dst")"
       cp "$src" "$root/$dst"
     done < "$dir/files$n"
+  fi
+  if [ -x "$dir/prepare" ]; then
+    MBCTL=$MBCTL SCENARIOS=$ROOT/scenarios KVER=$KVER "$dir/prepare" "$root" "$n" >&2
   fi
   local mb=$(( $(du -sm "$root" | cut -f1) + 32 ))
   rm -f "$work/part$n.img"
@@ -179,7 +184,9 @@ judge() {
 }
 
 dirs=("$@")
-[ ${#dirs[@]} -gt 0 ] || dirs=("$ROOT"/scenarios/*/)
+if [ ${#dirs[@]} -eq 0 ]; then
+  for d in "$ROOT"/scenarios/*/; do [ -f "$d/expect" ] && dirs+=("$d"); done
+fi
 failed=0 passed=0
 for d in "${dirs[@]}"; do
   d=${d%/}

@@ -83,7 +83,22 @@ func check(out io.Writer, logDir, tpmDir, cmdlineFile string) error {
 		return fmt.Errorf("replay does not match the TPM: %s", strings.Join(bad, ", "))
 	}
 	fmt.Fprintf(out, "target: replay matches the TPM: %d banks, %d PCR values\n", len(l.Banks()), checked)
+	printIMA(out, filepath.Join(logDir, "ima", "ascii_runtime_measurements_sha256"))
 	return checkCmdline(out, l, cmdlineFile)
+}
+
+// printIMA prints the PCR, template and name of each handed-over IMA list entry.
+func printIMA(out io.Writer, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(out, "target: no IMA list: %v\n", err)
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(line); len(f) >= 5 {
+			fmt.Fprintf(out, "target: ima %s %s %s\n", f[0], f[2], f[4])
+		}
+	}
 }
 
 // checkCmdline finds the last measured kexec-cmdline (an ima-buf event) and compares it with the

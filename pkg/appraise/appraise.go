@@ -133,7 +133,7 @@ func (a *Appraiser) Appraise(d policy.Decision, fn policy.Func, name string, h c
 			if errors.As(err, &ve) && ve.Reason == imasig.UnknownKey {
 				return fail(UnknownKey, "%s: key id 0x%08x is not built into the image (%d keys are)", where, s.KeyID, len(a.Keys))
 			}
-			return fail(BadSignature, "%s: key id 0x%08x: %v", where, s.KeyID, err)
+			return fail(BadSignature, "%s does not verify with key id 0x%08x over the file's %s digest", where, s.KeyID, hname)
 		}
 		return nil
 	}

@@ -25,6 +25,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	// Register the hashes a signature can name.
 	_ "crypto/sha1"
@@ -54,7 +55,7 @@ const (
 
 var (
 	// ErrMalformed is wrapped by every error about the bytes of a value.
-	ErrMalformed = errors.New("imasig: malformed value")
+	ErrMalformed = errors.New("imasig: malformed")
 	// ErrUnsupportedHash is wrapped when a value or a caller names a hash this package does not handle.
 	ErrUnsupportedHash = errors.New("imasig: unsupported hash algorithm")
 	// ErrUnsupportedKey is wrapped when a key or certificate is not RSA 2048..4096 bits or ECDSA P-256/P-384.
@@ -63,31 +64,34 @@ var (
 	ErrDuplicateKeyID = errors.New("imasig: duplicate key id")
 )
 
-// kernelHashes maps the kernel's hash_algo numbers (include/uapi/linux/hash_info.h) to Go hashes.
-var kernelHashes = [...]struct {
-	id   byte
-	h    crypto.Hash
-	name string
-}{
-	{2, crypto.SHA1, "sha1"},
-	{4, crypto.SHA256, "sha256"},
-	{5, crypto.SHA384, "sha384"},
-	{6, crypto.SHA512, "sha512"},
-	{7, crypto.SHA224, "sha224"},
+// Kernel hash numbers (include/uapi/linux/hash_info.h) and their Go hashes and names.
+func kernelHash(id byte) (crypto.Hash, bool) {
+	switch id {
+	case 2:
+		return crypto.SHA1, true
+	case 4:
+		return crypto.SHA256, true
+	case 5:
+		return crypto.SHA384, true
+	case 6:
+		return crypto.SHA512, true
+	case 7:
+		return crypto.SHA224, true
+	}
+	return 0, false
 }
 
 // hashFromKernel returns the Go hash for the kernel's number id, found at offset off of a value.
 func hashFromKernel(id byte, off int) (crypto.Hash, error) {
-	for _, k := range kernelHashes {
-		if k.id == id {
-			return k.h, nil
-		}
+	if h, ok := kernelHash(id); ok {
+		return h, nil
 	}
+	const want = "want sha1 (2), sha256 (4), sha384 (5), sha512 (6) or sha224 (7)"
 	e := &ParseError{Offset: off, Field: "hash algorithm", Err: ErrUnsupportedHash,
-		Msg: fmt.Sprintf("kernel hash number %d is not supported, want sha1 (2), sha256 (4), sha384 (5), sha512 (6) or sha224 (7)", id)}
+		Msg: fmt.Sprintf("kernel hash number %d is not supported, %s", id, want)}
 	switch {
 	case id == kernelHashSM3:
-		e.Msg = "sm3 (17) is not supported, want sha256, sha384 or sha512"
+		e.Msg = "sm3 (17) is not supported, " + want
 	case id >= kernelHashLast:
 		e.Err = ErrMalformed
 		e.Msg = fmt.Sprintf("%d is not a kernel hash number (0..%d)", id, kernelHashLast-1)
@@ -97,22 +101,20 @@ func hashFromKernel(id byte, off int) (crypto.Hash, error) {
 
 // kernelHashID returns the kernel's number for h.
 func kernelHashID(h crypto.Hash) (byte, error) {
-	for _, k := range kernelHashes {
-		if k.h == h {
-			return k.id, nil
+	for id := byte(0); id < kernelHashLast; id++ {
+		if k, ok := kernelHash(id); ok && k == h {
+			return id, nil
 		}
 	}
 	return 0, fmt.Errorf("%w: %v (want sha1, sha224, sha256, sha384 or sha512)", ErrUnsupportedHash, h)
 }
 
-// hashName is the kernel's name of h, or h's Go name.
+// hashName is the kernel's name of h ("sha256"), or h's Go name.
 func hashName(h crypto.Hash) string {
-	for _, k := range kernelHashes {
-		if k.h == h {
-			return k.name
-		}
+	if _, err := kernelHashID(h); err != nil {
+		return h.String()
 	}
-	return h.String()
+	return strings.ReplaceAll(strings.ToLower(h.String()), "-", "")
 }
 
 // ParseError says which field of a value is wrong, at which byte offset, and what was expected.

@@ -58,21 +58,22 @@ func spkiSHA1(spki []byte) ([]byte, error) {
 	return sum[:], nil
 }
 
-// checkPublicKey accepts the keys the boot side verifies with: RSA 2048..4096 bits, ECDSA P-256 or P-384.
+// checkPublicKey accepts the keys the boot side verifies with: RSA 2048..4096 bits, ECDSA P-256 or
+// P-384. Callers wrap its error with ErrUnsupportedKey.
 func checkPublicKey(pub crypto.PublicKey) error {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		if n := k.N.BitLen(); n < 2048 || n > 4096 {
-			return fmt.Errorf("%w: RSA key of %d bits, want 2048 to 4096", ErrUnsupportedKey, n)
+			return fmt.Errorf("RSA key of %d bits, want 2048 to 4096", n)
 		}
 		return nil
 	case *ecdsa.PublicKey:
 		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
-			return fmt.Errorf("%w: ECDSA curve %s, want P-256 or P-384", ErrUnsupportedKey, k.Curve.Params().Name)
+			return fmt.Errorf("ECDSA curve %s, want P-256 or P-384", k.Curve.Params().Name)
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: %T, want RSA (2048 to 4096 bits) or ECDSA (P-256, P-384)", ErrUnsupportedKey, pub)
+	return fmt.Errorf("%T, want RSA (2048 to 4096 bits) or ECDSA (P-256, P-384)", pub)
 }
 
 // ParseCertificate parses one X.509 certificate, PEM or DER, from the file called name (used
@@ -97,20 +98,20 @@ func ParseCertificate(name string, b []byte) (Key, error) {
 		}
 		switch len(certs) {
 		case 0:
-			return Key{}, fmt.Errorf("imasig: %s: %w: PEM without a CERTIFICATE block (found %q); put the X.509 certificate here, not a key",
-				name, ErrMalformed, others)
+			return Key{}, fmt.Errorf("%w: %s: PEM without a CERTIFICATE block (found %q); put the X.509 certificate here, not a key",
+				ErrMalformed, name, others)
 		case 1:
 			der = certs[0]
 		default:
-			return Key{}, fmt.Errorf("imasig: %s: %w: %d certificates, want one per file", name, ErrMalformed, len(certs))
+			return Key{}, fmt.Errorf("%w: %s: %d certificates, want one per file", ErrMalformed, name, len(certs))
 		}
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return Key{}, fmt.Errorf("imasig: %s: %w: not an X.509 certificate in PEM or DER: %w", name, ErrMalformed, err)
+		return Key{}, fmt.Errorf("%w: %s: not an X.509 certificate in PEM or DER: %v", ErrMalformed, name, err)
 	}
 	if err := checkPublicKey(cert.PublicKey); err != nil {
-		return Key{}, fmt.Errorf("imasig: %s (%s): %w", name, cert.Subject, err)
+		return Key{}, fmt.Errorf("%w: %s (%s): %v", ErrUnsupportedKey, name, cert.Subject, err)
 	}
 	k := Key{Public: cert.PublicKey, Source: name, Subject: cert.Subject.String()}
 	if skid := cert.SubjectKeyId; len(skid) >= 4 {
@@ -119,7 +120,7 @@ func ParseCertificate(name string, b []byte) (Key, error) {
 	}
 	sum, err := spkiSHA1(cert.RawSubjectPublicKeyInfo)
 	if err != nil {
-		return Key{}, fmt.Errorf("imasig: %s: %w", name, err)
+		return Key{}, fmt.Errorf("%w (%s)", err, name)
 	}
 	k.ID = binary.BigEndian.Uint32(sum[len(sum)-4:])
 	return k, nil
@@ -148,7 +149,7 @@ func LoadKeys(dir string) ([]Key, error) {
 			continue
 		}
 		if fi.Size() > maxCertSize {
-			return nil, fmt.Errorf("imasig: %s: %w: %d bytes, a certificate is at most %d", path, ErrMalformed, fi.Size(), maxCertSize)
+			return nil, fmt.Errorf("%w: %s: %d bytes, a certificate is at most %d", ErrMalformed, path, fi.Size(), maxCertSize)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -160,7 +161,7 @@ func LoadKeys(dir string) ([]Key, error) {
 		}
 		for _, o := range keys {
 			if o.ID == k.ID {
-				return nil, fmt.Errorf("imasig: %w 0x%08x: %s and %s; remove one", ErrDuplicateKeyID, k.ID, o.Source, k.Source)
+				return nil, fmt.Errorf("%w 0x%08x: %s and %s; remove one", ErrDuplicateKeyID, k.ID, o.Source, k.Source)
 			}
 		}
 		keys = append(keys, k)

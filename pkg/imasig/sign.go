@@ -30,7 +30,7 @@ func Sign(priv crypto.Signer, h crypto.Hash, digest []byte) ([]byte, error) {
 	}
 	pub := priv.Public()
 	if err := checkPublicKey(pub); err != nil {
-		return nil, fmt.Errorf("imasig: sign: %w", err)
+		return nil, fmt.Errorf("%w: sign: %v", ErrUnsupportedKey, err)
 	}
 	id, err := KeyID(pub)
 	if err != nil {
@@ -47,7 +47,7 @@ func Sign(priv crypto.Signer, h crypto.Hash, digest []byte) ([]byte, error) {
 	}
 	b := sig.Marshal()
 	if b == nil {
-		return nil, fmt.Errorf("imasig: sign: %w: %d-byte signature does not fit the format", ErrUnsupportedKey, len(raw))
+		return nil, fmt.Errorf("%w: sign: %d-byte signature does not fit the format", ErrUnsupportedKey, len(raw))
 	}
 	return b, nil
 }
@@ -102,36 +102,37 @@ func ParsePrivateKey(b []byte) (crypto.Signer, error) {
 			}
 		}
 	}
+	if err != nil && kind == "" {
+		return nil, fmt.Errorf("%w: not a private key: want PEM PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY, or DER PKCS#8, PKCS#1 or SEC1", ErrMalformed)
+	}
 	if err != nil {
-		if kind == "" {
-			kind = "DER (no PEM private key block)"
-		}
-		return nil, fmt.Errorf("imasig: %w: private key %s: %w", ErrMalformed, kind, err)
+		return nil, fmt.Errorf("%w: PEM %s: %v", ErrMalformed, kind, err)
 	}
 	s, ok := key.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("imasig: %w: %T", ErrUnsupportedKey, key)
+		return nil, fmt.Errorf("%w: %T cannot sign", ErrUnsupportedKey, key)
 	}
 	if err := checkPublicKey(s.Public()); err != nil {
-		return nil, fmt.Errorf("imasig: private key: %w", err)
+		return nil, fmt.Errorf("%w: private key: %v", ErrUnsupportedKey, err)
 	}
 	return s, nil
 }
 
-// Validity of the certificates GenerateKey makes: fixed and wide, since neither the kernel nor
-// this package checks validity for IMA keys and a boot environment may have no clock.
-var (
-	certNotBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	certNotAfter  = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC) // RFC 5280 "no expiration"
-)
+// certValidity is the validity of the certificates GenerateKey makes: fixed and wide, since neither
+// the kernel nor this package checks validity for IMA keys and a boot environment may have no clock.
+// 9999-12-31T23:59:59Z is RFC 5280's "no well-defined expiration date".
+func certValidity() (notBefore, notAfter time.Time) {
+	return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+}
 
 // GenerateKey makes a signing key of kind "rsa2048", "rsa3072", "rsa4096", "p256" or "p384" and a
 // self-signed certificate for it with subject CN=subject. The certificate has: SubjectKeyId = the
-// SHA-1 of the public key (so its last 4 bytes are KeyID, as openssl's subjectKeyIdentifier=hash
-// gives), keyUsage digitalSignature (critical; the kernel's .ima keyring wants it), basic
-// constraints CA:FALSE, a random 16-byte serial, and validity 2000-01-01T00:00:00Z to
-// 9999-12-31T23:59:59Z. It returns the key as PEM PKCS#8 (readable by evmctl ima_sign -k) and the
-// certificate as PEM and DER (DER is what evmctl ima_verify -k and the kernel's key files want).
+// SHA-1 of the public key (so its last 4 bytes are KeyID, as with openssl's default
+// subjectKeyIdentifier=hash), keyUsage digitalSignature (critical; the kernel's
+// restrict_link_by_digsig wants it for .ima keys), basic constraints CA:FALSE, a random 16-byte
+// serial, and validity 2000-01-01T00:00:00Z to 9999-12-31T23:59:59Z (fixed: nothing checks it).
+// It returns the key as PEM PKCS#8 (readable by evmctl ima_sign -k) and the certificate as PEM
+// and DER (DER is what evmctl ima_verify -k and the kernel's x509_ima.der want).
 //
 // random is read for the serial number and, where the Go version honours it, for key generation
 // and the certificate signature; since Go 1.26 keys always come from the system's secure source.
@@ -146,14 +147,15 @@ func GenerateKey(kind, subject string, random io.Reader) (keyPEM, certPEM, certD
 	var priv crypto.Signer
 	switch kind {
 	case "rsa2048", "rsa3072", "rsa4096":
-		bits := map[string]int{"rsa2048": 2048, "rsa3072": 3072, "rsa4096": 4096}[kind]
+		var bits int
+		fmt.Sscanf(kind, "rsa%d", &bits)
 		priv, err = rsa.GenerateKey(random, bits)
 	case "p256":
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), random)
 	case "p384":
 		priv, err = ecdsa.GenerateKey(elliptic.P384(), random)
 	default:
-		return nil, nil, nil, fmt.Errorf("imasig: generate key: %w: kind %q, want rsa2048, rsa3072, rsa4096, p256 or p384", ErrUnsupportedKey, kind)
+		return nil, nil, nil, fmt.Errorf("%w: generate key: kind %q, want rsa2048, rsa3072, rsa4096, p256 or p384", ErrUnsupportedKey, kind)
 	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("imasig: generate %s key: %w", kind, err)
@@ -171,11 +173,12 @@ func GenerateKey(kind, subject string, random io.Reader) (keyPEM, certPEM, certD
 		return nil, nil, nil, fmt.Errorf("imasig: generate key: serial number: %w", err)
 	}
 	serial[0] = serial[0]&0x7f | 0x40 // positive, 16 bytes in DER, never zero
+	notBefore, notAfter := certValidity()
 	tmpl := &x509.Certificate{
 		SerialNumber:          new(big.Int).SetBytes(serial),
 		Subject:               pkix.Name{CommonName: subject},
-		NotBefore:             certNotBefore,
-		NotAfter:              certNotAfter,
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		SubjectKeyId:          skid,

@@ -68,7 +68,7 @@ func (e *VerifyError) Unwrap() error { return e.Err }
 // against keys, and returns the key that made it. It tries every key whose ID equals sig.KeyID,
 // RSA as PKCS#1 v1.5 over the DigestInfo of digest and ECDSA as ASN.1 DER over digest, as the
 // kernel's asymmetric_verify does. If allowed is not empty, sig.HashAlgo must be in it (the
-// kernel's appraise_algos=). Every rejection is a *VerifyError.
+// kernel's appraise_algos=). Every rejection is a *VerifyError; a nil sig is an ErrMalformed error.
 func Verify(sig *Signature, digest []byte, keys []Key, allowed ...crypto.Hash) (*Key, error) {
 	if sig == nil {
 		return nil, fmt.Errorf("%w: no signature", ErrMalformed)
@@ -85,7 +85,7 @@ func Verify(sig *Signature, digest []byte, keys []Key, allowed ...crypto.Hash) (
 			hashName(sig.HashAlgo), strings.Join(names, ","))
 	}
 	if _, err := kernelHashID(sig.HashAlgo); err != nil || !sig.HashAlgo.Available() {
-		return nil, fail(AlgorithmNotAllowed, "%w: %v", ErrUnsupportedHash, sig.HashAlgo)
+		return nil, fail(AlgorithmNotAllowed, "hash %v is not supported, want sha1, sha224, sha256, sha384 or sha512", sig.HashAlgo)
 	}
 	if len(digest) != sig.HashAlgo.Size() {
 		return nil, fail(DigestAlgorithmMismatch, "digest is %d bytes, a %s digest is %d; hash the file with the signature's algorithm",
@@ -106,7 +106,7 @@ func Verify(sig *Signature, digest []byte, keys []Key, allowed ...crypto.Hash) (
 				err = errors.New("ECDSA verification failed")
 			}
 		default:
-			return nil, fail(AlgorithmNotAllowed, "%s: %w: %T", k.Source, ErrUnsupportedKey, k.Public)
+			return nil, fail(AlgorithmNotAllowed, "%s: key type %T cannot verify", k.Source, k.Public)
 		}
 		if err == nil {
 			return k, nil
