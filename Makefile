@@ -4,6 +4,8 @@ SHELL := /bin/bash
 BUILD ?= build
 POLICY ?= configs/policy
 KEYS ?=
+DIGESTS ?=
+CONFIG ?=
 MODULES ?= configs/modules
 FUZZTIME ?= 30s
 KERNEL ?= $(lastword $(sort $(wildcard /boot/vmlinuz-*-cloud-amd64)))
@@ -25,7 +27,8 @@ mbctl:
 # The boot image: u-root init + measuredboot + modules + policy + keys, xz-compressed.
 initramfs: deps mbctl
 	$(eval KERNEL := $(lastword $(sort $(wildcard /boot/vmlinuz-*-cloud-amd64))))
-	$(BUILD)/mbctl build -policy $(POLICY) $(if $(KEYS),-keys $(KEYS)) \
+	$(BUILD)/mbctl build -policy $(POLICY) $(if $(KEYS),-keys $(KEYS)) $(if $(DIGESTS),-digests $(DIGESTS)) \
+	  $(foreach c,$(CONFIG),-config $(c)) \
 	  -modules-dir /lib/modules/$(patsubst /boot/vmlinuz-%,%,$(KERNEL)) -modules $(MODULES) -o $(IMAGE)
 	@ls -l $(IMAGE) && sha256sum $(IMAGE)
 

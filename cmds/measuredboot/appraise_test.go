@@ -255,3 +255,90 @@ func TestPolicyAppraisal(t *testing.T) {
 		})
 	}
 }
+
+// Early images are measured and appraised on their own (FIRMWARE_CHECK) and the kernel gets the
+// concatenation, early images first.
+func TestMicrocode(t *testing.T) {
+	k := newKey(t, "p256")
+	pol := testPolicy + "measure func=FIRMWARE_CHECK pcr=9\nappraise func=FIRMWARE_CHECK appraise_type=imasig\n"
+	for _, signed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
+			e := entry(t, "ucode", []byte("kernel"), []byte("main initramfs"))
+			ucode := strings.Replace(e.Initrds[0], "initrd.img", "intel-ucode.img", 1)
+			if err := os.WriteFile(ucode, []byte("GenuineIntel"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if signed {
+				signFile(t, k, crypto.SHA256, ucode)
+			}
+			e.Initrds = append([]string{ucode}, e.Initrds...)
+			sys := &fakeSystem{policy: pol, tpm: newFakeTPM(eventlog.AlgSHA256), keys: []imasig.Key{k.key}, entries: []discover.Entry{e}}
+			var out bytes.Buffer
+			err := run(context.Background(), &out, sys)
+			if !signed {
+				if err == nil || !strings.Contains(err.Error(), "/boot/intel-ucode.img failed appraisal (FIRMWARE_CHECK, rule policy:6): no signature") {
+					t.Fatalf("run() = %v, want the microcode refused\n%s", err, out.String())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("run() = %v\n%s", err, out.String())
+			}
+			if want := "GenuineIntel" + "main initramfs"; !bytes.HasPrefix(sys.loaded.initrd, []byte(want)) {
+				t.Errorf("loaded initrd starts %q, want %q", sys.loaded.initrd[:26], want)
+			}
+			if !strings.Contains(out.String(), "FIRMWARE_CHECK        pcr=9  sha256:") || !strings.Contains(out.String(), "/boot/intel-ucode.img measured ima-ng, appraised") {
+				t.Errorf("console lacks the microcode line:\n%s", out.String())
+			}
+		})
+	}
+}
+
+func TestFirmwareDir(t *testing.T) {
+	k := newKey(t, "p256")
+	pol := testPolicy + "measure func=FIRMWARE_CHECK pcr=9\nappraise func=FIRMWARE_CHECK appraise_type=imasig\n"
+	for _, signed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
+			e := entry(t, "fw", []byte("kernel"), []byte("main initramfs"))
+			dir := e.FS.Mount + "/boot/firmware/vendor"
+			os.MkdirAll(dir, 0o755)
+			os.WriteFile(dir+"/nic.bin", []byte("nic firmware"), 0o644)
+			if signed {
+				signFile(t, k, crypto.SHA256, dir+"/nic.bin")
+			}
+			sys := &fakeSystem{policy: pol, config: "firmware_dir=/boot/firmware\n", tpm: newFakeTPM(eventlog.AlgSHA256), keys: []imasig.Key{k.key}, entries: []discover.Entry{e}}
+			var out bytes.Buffer
+			err := run(context.Background(), &out, sys)
+			if !signed {
+				if err == nil || !strings.Contains(err.Error(), "/boot/firmware/vendor/nic.bin failed appraisal (FIRMWARE_CHECK, rule policy:6): no signature") {
+					t.Fatalf("run() = %v, want the firmware refused\n%s", err, out.String())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("run() = %v\n%s", err, out.String())
+			}
+			if !bytes.Contains(sys.loaded.initrd, []byte("lib/firmware/vendor/nic.bin\x00")) || !bytes.Contains(sys.loaded.initrd, []byte("nic firmware")) {
+				t.Errorf("the next initramfs lacks lib/firmware/vendor/nic.bin")
+			}
+			if !strings.Contains(out.String(), "/boot/firmware/vendor/nic.bin measured ima-ng, appraised") {
+				t.Errorf("console lacks the firmware line:\n%s", out.String())
+			}
+		})
+	}
+}
+
+func TestDeviceTreeRefused(t *testing.T) {
+	e := entry(t, "dtb", []byte("kernel"), []byte("initrd"))
+	e.DTB = e.FS.Mount + "/boot/board.dtb"
+	os.WriteFile(e.DTB, []byte("\xd0\x0d\xfe\xed"), 0o644)
+	sys := &fakeSystem{policy: testPolicy + "measure func=FIRMWARE_CHECK pcr=9\n", tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{e}}
+	var out bytes.Buffer
+	err := run(context.Background(), &out, sys)
+	if err == nil || !strings.Contains(err.Error(), "refused /boot/board.dtb: entry \"dtb\" names a device tree") || sys.loads != 0 {
+		t.Fatalf("run() = %v, %d loads; want the entry refused for its device tree\n%s", err, sys.loads, out.String())
+	}
+	if !strings.Contains(out.String(), "FIRMWARE_CHECK        pcr=9") {
+		t.Errorf("the device tree was not measured first:\n%s", out.String())
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -44,6 +46,8 @@ type system interface {
 	FirmwareLog() ([]byte, error)
 	Entries(ctx context.Context) ([]discover.Entry, []discover.Probe)
 	ReadFile(path string) (*kexec.Buffer, error)
+	// ReadFiles reads several files into one buffer, as initrds are concatenated.
+	ReadFiles(name string, paths []string) (*kexec.Buffer, []kexec.Part, error)
 	// Evidence returns what lies beside a file for appraisal: path.sig and security.ima.
 	Evidence(path string) (appraise.Evidence, error)
 	// Keys returns the certificates built into the image.
@@ -69,9 +73,10 @@ func (r *refusal) Unwrap() error { return r.reason }
 
 // config holds the build-time settings of the image.
 type config struct {
-	logMode      bool // appraise_mode=log: failures are measured and printed, the boot goes on
-	recoverShell bool // on_refuse=shell: after a refusal, return to init's shell (after a recovery event)
-	crossCheck   bool // test only: let the boot kernel's IMA measure the kexec files too
+	logMode      bool   // appraise_mode=log: failures are measured and printed, the boot goes on
+	recoverShell bool   // on_refuse=shell: after a refusal, return to init's shell (after a recovery event)
+	crossCheck   bool   // test only: let the boot kernel's IMA measure the kexec files too
+	firmwareDir  string // firmware_dir=/boot/firmware: files handed to the next kernel's /lib/firmware
 }
 
 // parseConfig reads the image's key=value settings; an unknown key or value is an error.
@@ -97,13 +102,18 @@ func parseConfig(b []byte) (config, error) {
 				return c, bad("halt or shell")
 			}
 			c.recoverShell = v == "shell"
+		case "firmware_dir":
+			if !strings.HasPrefix(v, "/") || strings.Contains(v, "..") {
+				return c, bad("an absolute path on the boot partition, such as /boot/firmware")
+			}
+			c.firmwareDir = v
 		case "kernel_ima_crosscheck":
 			if v != "0" && v != "1" {
 				return c, bad("0 or 1")
 			}
 			c.crossCheck = v == "1"
 		default:
-			return c, fmt.Errorf("%s:%d: unknown setting %q (want appraise_mode, on_refuse or kernel_ima_crosscheck)", configPath, i+1, k)
+			return c, fmt.Errorf("%s:%d: unknown setting %q (want appraise_mode, on_refuse, firmware_dir or kernel_ima_crosscheck)", configPath, i+1, k)
 		}
 	}
 	return c, nil
@@ -327,20 +337,44 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	if err := f.check(fileObj(policy.KexecKernelCheck, e.Kernel), e.RelPath(e.Kernel), e.Kernel, kernel.Bytes()); err != nil {
 		return err
 	}
-	if len(e.Initrds) > 1 {
-		return &refusal{e.RelPath(e.Initrds[1]), fmt.Errorf("entry %q lists %d initrds; only one is supported by this image", e.Name, len(e.Initrds))}
-	}
+	// Early images (CPU microcode) come before the main initramfs; each is read once into its
+	// place in one buffer, and measured and appraised on its own.
 	var initrd *kexec.Buffer
-	if len(e.Initrds) == 1 {
-		initrd, err = f.sys.ReadFile(e.Initrds[0])
+	if len(e.Initrds) > 0 {
+		var parts []kexec.Part
+		initrd, parts, err = f.sys.ReadFiles("initrd", e.Initrds)
 		if err != nil {
-			return &refusal{e.RelPath(e.Initrds[0]), fmt.Errorf("entry %q: read initrd: %w", e.Name, err)}
+			return &refusal{relPaths(e), fmt.Errorf("entry %q: read initrd: %w", e.Name, err)}
 		}
 		defer initrd.Close()
-		if err := f.check(fileObj(policy.KexecInitramfsCheck, e.Initrds[0]), e.RelPath(e.Initrds[0]), e.Initrds[0], initrd.Bytes()); err != nil {
-			return err
+		for i, p := range parts {
+			fn := policy.FirmwareCheck
+			if i == len(parts)-1 {
+				fn = policy.KexecInitramfsCheck
+			}
+			if err := f.check(fileObj(fn, p.Path), e.RelPath(p.Path), p.Path, initrd.Bytes()[p.Off:p.Off+p.Len]); err != nil {
+				return err
+			}
 		}
 	}
+	if e.DTB != "" {
+		// Measured and appraised like any early image, then refused: the boot would not be the
+		// one the entry describes.
+		dtb, err := f.sys.ReadFile(e.DTB)
+		if err != nil {
+			return &refusal{e.RelPath(e.DTB), fmt.Errorf("entry %q: read devicetree: %w", e.Name, err)}
+		}
+		defer dtb.Close()
+		if err := f.check(fileObj(policy.FirmwareCheck, e.DTB), e.RelPath(e.DTB), e.DTB, dtb.Bytes()); err != nil {
+			return err
+		}
+		return &refusal{e.RelPath(e.DTB), fmt.Errorf("entry %q names a device tree, and kexec_file_load cannot hand one to the next kernel on this architecture; remove the devicetree line", e.Name)}
+	}
+	fw, err := f.firmwareDir(e, fileObj)
+	if err != nil {
+		return err
+	}
+
 	// The kernel tests a KEXEC_CMDLINE rule's file conditions against the kexec'd kernel's file.
 	cmdObj := fileObj(policy.KexecCmdline, e.Kernel)
 	cmdObj.Mask = 0
@@ -361,6 +395,11 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	arch, err := handover.Archive(files)
 	if err != nil {
 		return err
+	}
+	if fw != nil {
+		if err := initrd.Append(fw, handover.Align); err != nil {
+			return err
+		}
 	}
 	if err := initrd.Append(arch, handover.Align); err != nil {
 		return err
@@ -436,4 +475,48 @@ func relPaths(e discover.Entry) string {
 		r[i] = e.RelPath(p)
 	}
 	return strings.Join(r, ",")
+}
+
+// firmwareDir reads the files under the image's firmware directory on the partition of the entry's
+// kernel, once each into one buffer, checks each under FIRMWARE_CHECK, and returns them as a cpio
+// archive under lib/firmware/ to append to the next initramfs, or nil when there is none.
+func (f *flow) firmwareDir(e discover.Entry, fileObj func(policy.Func, string) policy.Object) ([]byte, error) {
+	if f.cfg.firmwareDir == "" {
+		return nil, nil
+	}
+	dir := filepath.Join(e.FSOf(e.Kernel).Mount, f.cfg.firmwareDir)
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && !strings.HasSuffix(p, ".sig") {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		f.say("firmware directory %s: none on %s", f.cfg.firmwareDir, e.FSOf(e.Kernel).Device)
+		return nil, nil
+	} else if err != nil {
+		return nil, &refusal{f.cfg.firmwareDir, err}
+	}
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	buf, parts, err := f.sys.ReadFiles("firmware", paths)
+	if err != nil {
+		return nil, &refusal{f.cfg.firmwareDir, fmt.Errorf("entry %q: read firmware: %w", e.Name, err)}
+	}
+	defer buf.Close()
+	files := map[string][]byte{}
+	for _, p := range parts {
+		data := buf.Bytes()[p.Off : p.Off+p.Len]
+		if err := f.check(fileObj(policy.FirmwareCheck, p.Path), e.RelPath(p.Path), p.Path, data); err != nil {
+			return nil, err
+		}
+		rel, _ := filepath.Rel(dir, p.Path)
+		files[rel] = data
+	}
+	return handover.ArchiveAt("lib/firmware", files)
 }

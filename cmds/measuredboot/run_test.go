@@ -103,7 +103,10 @@ func (s *fakeSystem) Entries(context.Context) ([]discover.Entry, []discover.Prob
 	return s.entries, []discover.Probe{{Device: "vda1", Err: errors.New("no boot entry: grub: no config")}}
 }
 func (s *fakeSystem) ReadFile(p string) (*kexec.Buffer, error) { return kexec.ReadFile(p) }
-func (s *fakeSystem) Keys() ([]imasig.Key, error)              { return s.keys, nil }
+func (s *fakeSystem) ReadFiles(n string, p []string) (*kexec.Buffer, []kexec.Part, error) {
+	return kexec.ReadFiles(n, p)
+}
+func (s *fakeSystem) Keys() ([]imasig.Key, error) { return s.keys, nil }
 func (s *fakeSystem) Evidence(p string) (appraise.Evidence, error) {
 	if b, ok := s.sigs[p]; ok {
 		return appraise.Evidence{SigFile: b}, nil

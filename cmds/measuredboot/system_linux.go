@@ -129,6 +129,10 @@ func (s *linuxSystem) Entries(ctx context.Context) ([]discover.Entry, []discover
 
 func (s *linuxSystem) ReadFile(path string) (*kexec.Buffer, error) { return kexec.ReadFile(path) }
 
+func (s *linuxSystem) ReadFiles(name string, paths []string) (*kexec.Buffer, []kexec.Part, error) {
+	return kexec.ReadFiles(name, paths)
+}
+
 func (s *linuxSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
 	return kexec.Load(k, i, cmdline)
 }

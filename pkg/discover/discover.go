@@ -40,6 +40,7 @@ type Entry struct {
 	Rank    int
 	Kernel  string
 	Initrds []string
+	DTB     string // device tree blob (GRUB's devicetree), "" if none
 	Cmdline string
 	FS      FS   // the file system of the configuration that listed the entry
 	Mounts  []FS // every file system mounted while scanning, for FSOf
@@ -153,6 +154,7 @@ func ScanDir(ctx context.Context, dir string, devs block.BlockDevices, pool *mou
 				continue
 			}
 			e.Source = kind
+			completeInitrds(dir, &e)
 			out = append(out, e)
 		}
 	}
@@ -181,6 +183,11 @@ func fromImage(img boot.OSImage) (Entry, error) {
 			return Entry{}, fmt.Errorf("initrd: %w", err)
 		}
 		e.Initrds = strings.Split(i, ",")
+	}
+	if li.DTB != nil {
+		if e.DTB, err = filePath(li.DTB); err != nil {
+			return Entry{}, fmt.Errorf("devicetree: %w", err)
+		}
 	}
 	if e.Name == "" {
 		e.Name = filepath.Base(k)

@@ -116,3 +116,30 @@ func TestFSOf(t *testing.T) {
 		}
 	}
 }
+
+func TestScanDirMicrocode(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"boot/vmlinuz", "boot/intel-ucode.img", "boot/initrd.img", "vmlinuz-6.8", "amd-ucode.img", "initramfs-6.8.img"} {
+		write(t, root, f, "x")
+	}
+	write(t, root, "boot/grub/grub.cfg", "menuentry 'Arch' {\n\tlinux /boot/vmlinuz rw\n\tinitrd /boot/intel-ucode.img /boot/initrd.img\n}\n")
+	write(t, root, "loader/entries/fedora.conf", "title Fedora\nlinux /vmlinuz-6.8\ninitrd /amd-ucode.img\ninitrd /initramfs-6.8.img\noptions ro\n")
+	got, errs := ScanDir(context.Background(), root, nil, &mount.Pool{})
+	if len(got) != 2 {
+		t.Fatalf("ScanDir found %d entries, want 2; errors %v", len(got), errs)
+	}
+	want := map[string][]string{
+		"bls":  {"/amd-ucode.img", "/initramfs-6.8.img"},
+		"grub": {"/boot/intel-ucode.img", "/boot/initrd.img"},
+	}
+	for _, e := range got {
+		e.FS.Mount = root
+		var rel []string
+		for _, p := range e.Initrds {
+			rel = append(rel, e.RelPath(p))
+		}
+		if strings.Join(rel, " ") != strings.Join(want[e.Source], " ") {
+			t.Errorf("%s entry initrds = %v, want %v", e.Source, rel, want[e.Source])
+		}
+	}
+}

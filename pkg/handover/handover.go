@@ -25,17 +25,24 @@ const Align = 512
 // Archive returns a newc cpio archive holding files (name -> content) under Dir, in name order,
 // with zero timestamps and root ownership, closed by a trailer.
 func Archive(files map[string][]byte) ([]byte, error) {
+	return ArchiveAt(Dir, files)
+}
+
+// ArchiveAt is Archive with another top directory (lib/firmware for firmware files). Names can
+// never leave it.
+func ArchiveAt(top string, files map[string][]byte) ([]byte, error) {
+	top = path.Clean(top)
 	var buf bytes.Buffer
 	w := cpio.Newc.Writer(&buf)
-	recs := []cpio.Record{cpio.Directory(Dir, 0o755)}
+	var recs []cpio.Record
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	dirs := map[string]bool{Dir: true}
+	dirs := map[string]bool{".": true}
 	for _, n := range names {
-		p := path.Join(Dir, path.Clean("/" + n)[1:])
+		p := path.Join(top, path.Clean("/" + n)[1:])
 		for d := path.Dir(p); !dirs[d]; d = path.Dir(d) {
 			dirs[d] = true
 			recs = append(recs, cpio.Directory(d, 0o755))

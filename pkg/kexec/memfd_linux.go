@@ -24,6 +24,67 @@ type Buffer struct {
 	ReadSize int64 // bytes read from the source file
 }
 
+// Part is one file's place in a Buffer that holds several (an initramfs made of early images and
+// the main initramfs).
+type Part struct {
+	Path     string
+	Off, Len int64
+}
+
+// PartAlign is where each part of a multi-file buffer starts: the kernel looks for the next
+// archive of an initramfs at a 4-byte boundary, and GRUB pads its initrds the same way.
+const PartAlign = 4
+
+// ReadFiles reads each path once, in order, into one new memfd, each at the next PartAlign
+// boundary with zero padding between, as a boot loader concatenates initrds. The memfd is sealed
+// against shrinking and mapped read-only like ReadFile's; Parts says where each file is.
+func ReadFiles(name string, paths []string) (*Buffer, []Part, error) {
+	var parts []Part
+	var size int64
+	var srcs []*os.File
+	defer func() {
+		for _, f := range srcs {
+			f.Close()
+		}
+	}()
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, f)
+		st, err := f.Stat()
+		if err != nil {
+			return nil, nil, err
+		}
+		if !st.Mode().IsRegular() || st.Size() == 0 {
+			return nil, nil, fmt.Errorf("%s: not a non-empty regular file", p)
+		}
+		size = (size + PartAlign - 1) / PartAlign * PartAlign
+		parts = append(parts, Part{Path: p, Off: size, Len: st.Size()})
+		size += st.Size()
+		if size > MaxFileSize {
+			return nil, nil, fmt.Errorf("%s: the files add up to more than %d bytes", name, MaxFileSize)
+		}
+	}
+	if len(parts) == 0 {
+		return nil, nil, fmt.Errorf("%s: no files", name)
+	}
+	b, err := newBuffer(name, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs := make([]io.Reader, len(srcs))
+	for i, f := range srcs {
+		rs[i] = f
+	}
+	if err := b.fillParts(rs, parts); err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	return b, parts, nil
+}
+
 // ReadFile reads path once into a new memfd named after it, seals the memfd against shrinking and
 // maps its contents read-only. An empty file, a file larger than MaxFileSize, or a file whose size
 // changes while it is read is an error.
@@ -48,7 +109,7 @@ func ReadFile(path string) (*Buffer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.fill(src, path); err != nil {
+	if err := b.fillParts([]io.Reader{src}, []Part{{Path: path, Len: size}}); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -68,24 +129,31 @@ func newBuffer(name string, size int64) (*Buffer, error) {
 	return &Buffer{Name: name, f: f, size: size}, nil
 }
 
-// fill reads src into the memfd through a temporary writable mapping, then replaces it with a
-// read-only one and seals the size against shrinking.
-func (b *Buffer) fill(src io.Reader, path string) error {
+// fillParts reads each source into its part of the memfd through a temporary writable mapping,
+// then replaces it with a read-only one and seals the size against shrinking.
+func (b *Buffer) fillParts(srcs []io.Reader, parts []Part) error {
 	rw, err := unix.Mmap(int(b.f.Fd()), 0, int(b.size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("mmap(memfd:%s, %d): %w", b.Name, b.size, err)
 	}
-	n, err := io.ReadFull(src, rw)
-	b.ReadSize = int64(n)
+	for i, p := range parts {
+		n, rerr := io.ReadFull(srcs[i], rw[p.Off:p.Off+p.Len])
+		b.ReadSize += int64(n)
+		if rerr != nil {
+			err = fmt.Errorf("%s: read %d of %d bytes: %w", p.Path, n, p.Len, rerr)
+			break
+		}
+		var one [1]byte
+		if m, _ := srcs[i].Read(one[:]); m != 0 {
+			err = fmt.Errorf("%s: file grew while it was read (more than %d bytes)", p.Path, p.Len)
+			break
+		}
+	}
 	if uerr := unix.Munmap(rw); err == nil && uerr != nil {
 		err = uerr
 	}
 	if err != nil {
-		return fmt.Errorf("%s: read %d of %d bytes: %w", path, n, b.size, err)
-	}
-	var one [1]byte
-	if m, _ := src.Read(one[:]); m != 0 {
-		return fmt.Errorf("%s: file grew while it was read (more than %d bytes)", path, b.size)
+		return err
 	}
 	if _, err := unix.FcntlInt(b.f.Fd(), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK); err != nil {
 		return fmt.Errorf("fcntl(memfd:%s, F_ADD_SEALS, F_SEAL_SHRINK): %w", b.Name, err)

@@ -102,3 +102,28 @@ func TestLoadRefusesUnsealed(t *testing.T) {
 		t.Error("Load of an unsealed memfd succeeded, want error")
 	}
 }
+
+func TestReadFilesConcatenates(t *testing.T) {
+	dir := t.TempDir()
+	a, bb := filepath.Join(dir, "ucode.img"), filepath.Join(dir, "initrd.img")
+	os.WriteFile(a, []byte("microcode"), 0o644) // 9 bytes: the next part starts at 12
+	os.WriteFile(bb, []byte("initramfs"), 0o644)
+	b, parts, err := ReadFiles("initrd", []string{a, bb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	want := []Part{{a, 0, 9}, {bb, 12, 9}}
+	if len(parts) != 2 || parts[0] != want[0] || parts[1] != want[1] {
+		t.Fatalf("parts = %+v, want %+v", parts, want)
+	}
+	if got := string(b.Bytes()); got != "microcode\x00\x00\x00initramfs" {
+		t.Errorf("buffer = %q, want the files at 4-byte boundaries with zero padding", got)
+	}
+	if b.ReadSize != 18 {
+		t.Errorf("ReadSize = %d, want 18 (each byte read once)", b.ReadSize)
+	}
+	if _, _, err := ReadFiles("x", []string{a, filepath.Join(dir, "missing")}); err == nil {
+		t.Error("ReadFiles with a missing file succeeded, want error")
+	}
+}

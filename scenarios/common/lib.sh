@@ -11,3 +11,13 @@ flip_byte() {
   b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
   printf "$(printf '\\%03o' $(( b ^ 1 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
+
+# ucode FILE: writes an early-microcode archive (the layout the kernel's early loader reads; the
+# content is not real microcode, and QEMU's default CPU is not GenuineIntel, so it is ignored).
+ucode() {
+  local tmp; tmp=$(mktemp -d)
+  mkdir -p "$tmp/kernel/x86/microcode"
+  printf 'measuredboot test early image\n' > "$tmp/kernel/x86/microcode/GenuineIntel.bin"
+  (cd "$tmp" && find kernel | LC_ALL=C sort | cpio -o -H newc --quiet --reproducible) > "$1"
+  rm -rf "$tmp"
+}
