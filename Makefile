@@ -13,7 +13,7 @@ KVER = $(patsubst /boot/vmlinuz-%,%,$(KERNEL))
 IMAGE ?= $(BUILD)/measuredboot.cpio.xz
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all deps mbctl initramfs qemu test unit vet fuzz clean
+.PHONY: all deps mbctl initramfs qemu test unit vet fuzz bench clean
 
 all: initramfs
 
@@ -55,6 +55,10 @@ fuzz:
 	    echo "== $$d $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$d || exit 1; \
 	  done; \
 	done
+
+# Speed and size against baselines measured in the same run (see BENCHMARKS.md). Not part of test.
+bench: deps
+	BUILD=$(abspath $(BUILD)) scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -52,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdSign(args[1:], stdout, stderr)
 	case "keygen":
 		return cmdKeygen(args[1:], stdout, stderr)
+	case "hashbench":
+		return cmdHashBench(args[1:], stdout, stderr)
 	case "policy":
 		if len(args) != 3 || args[1] != "check" {
 			return errors.New(usage)

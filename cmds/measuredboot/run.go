@@ -122,14 +122,44 @@ func parseConfig(b []byte) (config, error) {
 // errRecovery is returned by run when the image allows the recovery shell after a refusal.
 var errRecovery = errors.New("recovery shell")
 
+// phases records how long each phase of the boot took, on the monotonic clock.
+type phases struct {
+	names []string
+	d     map[string]time.Duration
+}
+
+func (p *phases) add(name string, since time.Time) {
+	if p.d == nil {
+		p.d = map[string]time.Duration{}
+	}
+	if _, ok := p.d[name]; !ok {
+		p.names = append(p.names, name)
+	}
+	p.d[name] += time.Since(since)
+}
+
+func (p *phases) String() string {
+	var b strings.Builder
+	for i, n := range p.names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %.3fs", n, p.d[n].Seconds())
+	}
+	return b.String()
+}
+
 // flow is one boot: what run has set up, shared by the steps.
 type flow struct {
-	out  io.Writer
-	sys  system
-	cfg  config
-	m    *measure.Measurer
-	appr *appraise.Appraiser
-	pol  *policy.Policy
+	ph        phases
+	readBytes int64 // bytes read from files handed over
+	fileBytes int64 // the size of those files
+	out       io.Writer
+	sys       system
+	cfg       config
+	m         *measure.Measurer
+	appr      *appraise.Appraiser
+	pol       *policy.Policy
 }
 
 func (f *flow) say(format string, a ...any) { fmt.Fprintf(f.out, "measuredboot: "+format+"\n", a...) }
@@ -161,7 +191,9 @@ const (
 
 func (f *flow) run(ctx context.Context) error {
 	start := time.Now()
+	t := time.Now()
 	n, err := f.sys.LoadModules()
+	f.ph.add("modules", t)
 	if err != nil {
 		f.say("warning: kernel modules: %v", err)
 	}
@@ -201,14 +233,16 @@ func (f *flow) run(ctx context.Context) error {
 	}
 	f.say("appraisal mode %s; %d keys, %d digests built in", mode, len(keys), ndig)
 
-	t, err := f.sys.OpenTPM()
+	t = time.Now()
+	tpm, err := f.sys.OpenTPM()
 	if err != nil {
 		return &refusal{"/dev/tpmrm0", fmt.Errorf("no TPM: %w; nothing is booted unmeasured", err)}
 	}
-	banks, err := t.Banks()
+	banks, err := tpm.Banks()
 	if err != nil {
 		return &refusal{"/dev/tpmrm0", err}
 	}
+	f.ph.add("tpm open", t)
 	log := firmwareLog(f.sys, banks, f.say)
 	if log == nil {
 		if log, err = eventlog.New(banks); err != nil {
@@ -221,7 +255,7 @@ func (f *flow) run(ctx context.Context) error {
 	}
 	f.say("TPM banks: %s; log has %d firmware events", strings.Join(names, ","), len(log.Events))
 
-	f.m = &measure.Measurer{Policy: f.pol, TPM: t, FileHash: crypto.SHA256, Log: log}
+	f.m = &measure.Measurer{Policy: f.pol, TPM: tpm, FileHash: crypto.SHA256, Log: log}
 	// The policy is measured (and appraised) by its own POLICY_CHECK rules before any other rule
 	// is used.
 	pobj := policy.Object{Func: policy.PolicyCheck, Mask: policy.MayRead, HasFile: true}
@@ -229,7 +263,9 @@ func (f *flow) run(ctx context.Context) error {
 		return err
 	}
 
+	t = time.Now()
 	entries, probes := f.sys.Entries(ctx)
+	f.ph.add("discover", t)
 	if len(entries) == 0 {
 		var why []string
 		for _, p := range probes {
@@ -300,7 +336,9 @@ func (f *flow) check(o policy.Object, name, path string, data []byte) error {
 	}
 	var aerr error
 	if d.Appraise {
+		t := time.Now()
 		aerr = f.appr.Appraise(d, o.Func, name, h, r.Digest, ev)
+		f.ph.add("appraise", t)
 		var ae *appraise.Error
 		switch {
 		case aerr == nil:
@@ -329,11 +367,14 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		fs := e.FSOf(path)
 		return policy.Object{Func: fn, Mask: policy.MayRead, HasFile: true, FSName: fs.Type, FSMagic: fs.Magic, FSUUID: fs.UUID}
 	}
+	t := time.Now()
 	kernel, err := f.sys.ReadFile(e.Kernel)
+	f.ph.add("read", t)
 	if err != nil {
 		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("entry %q: read kernel: %w", e.Name, err)}
 	}
 	defer kernel.Close()
+	f.readBytes, f.fileBytes = f.readBytes+kernel.ReadSize, f.fileBytes+int64(len(kernel.Bytes()))
 	if err := f.check(fileObj(policy.KexecKernelCheck, e.Kernel), e.RelPath(e.Kernel), e.Kernel, kernel.Bytes()); err != nil {
 		return err
 	}
@@ -342,11 +383,17 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	var initrd *kexec.Buffer
 	if len(e.Initrds) > 0 {
 		var parts []kexec.Part
+		t := time.Now()
 		initrd, parts, err = f.sys.ReadFiles("initrd", e.Initrds)
+		f.ph.add("read", t)
 		if err != nil {
 			return &refusal{relPaths(e), fmt.Errorf("entry %q: read initrd: %w", e.Name, err)}
 		}
 		defer initrd.Close()
+		for _, p := range parts {
+			f.fileBytes += p.Len
+		}
+		f.readBytes += initrd.ReadSize
 		for i, p := range parts {
 			fn := policy.FirmwareCheck
 			if i == len(parts)-1 {
@@ -416,10 +463,20 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 			return fmt.Errorf("kernel IMA cross-check: %w", err)
 		}
 	}
-	fmt.Fprintf(f.out, "measuredboot: %d TPM extends, %.3fs since start\n", len(f.m.IMA), time.Since(start).Seconds())
+	t = time.Now()
 	if err := f.sys.KexecLoad(kernel, initrd, e.Cmdline); err != nil {
 		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("%w (is it a bzImage for this architecture?)", err)}
 	}
+	f.ph.add("kexec load", t)
+	st := f.m.Stats
+	f.ph.d["hash"], f.ph.d["tpm extend"] = st.HashTime, st.ExtendTime
+	f.ph.names = append(f.ph.names, "hash", "tpm extend")
+	f.say("time: %v; total %.3fs", &f.ph, time.Since(start).Seconds())
+	ratio := 0.0
+	if f.fileBytes > 0 {
+		ratio = float64(f.readBytes) / float64(f.fileBytes)
+	}
+	f.say("bytes: read %d of %d file bytes (%.2f per byte), hashed %d; %d TPM extends", f.readBytes, f.fileBytes, ratio, st.Hashed, st.Extends)
 	if f.cfg.crossCheck {
 		lines, err := f.sys.KernelIMA()
 		if err != nil {

@@ -228,6 +228,8 @@ func TestRunMeasuresAndHandsOver(t *testing.T) {
 	for _, want := range []string{
 		"measuredboot: KEXEC_KERNEL_CHECK    pcr=9  sha256:" + ksum[:16] + " /boot/vmlinuz measured ima-ng",
 		"measuredboot: kexec Debian\n",
+		fmt.Sprintf("measuredboot: bytes: read %d of %d file bytes (1.00 per byte)", len(kernel)+len(initrd), len(kernel)+len(initrd)),
+		"measuredboot: time: modules ",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("console lacks %q:\n%s", want, out.String())

@@ -8,6 +8,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/ima"
@@ -29,6 +30,15 @@ type Measurer struct {
 	FileHash crypto.Hash   // the file digest's algorithm (d-ng), sha256 unless set
 	Log      *eventlog.Log // the TCG log; its banks are the banks extended
 	IMA      []ima.Entry   // the IMA list, in order
+	Stats    Stats         // what the measuring cost
+}
+
+// Stats counts the work done, for the boot program's phase timings.
+type Stats struct {
+	Hashed     int64         // file and buffer bytes hashed
+	HashTime   time.Duration // time spent hashing them
+	Extends    int           // TPM2_PCR_Extend commands sent
+	ExtendTime time.Duration // time spent in them
 }
 
 // Object is one thing to measure: a file's bytes, or a buffer such as the kexec command line.
@@ -64,8 +74,11 @@ func (m *Measurer) Measure(o Object) (Result, error) {
 	if !h.Available() {
 		return Result{}, fmt.Errorf("%s: hash %v is not available", o.Name, h)
 	}
+	t0 := time.Now()
 	hh := h.New()
 	hh.Write(o.Data)
+	m.Stats.Hashed += int64(len(o.Data))
+	m.Stats.HashTime += time.Since(t0)
 	r := Result{Name: o.Name, Func: o.Func, Hash: h, Digest: hh.Sum(nil), Decision: m.Policy.Evaluate(o.Object)}
 	if !r.Decision.Measure {
 		return r, nil
@@ -105,7 +118,11 @@ func (m *Measurer) record(e ima.Entry) error {
 		hh.Write(td)
 		digests = append(digests, eventlog.Digest{Alg: alg, Sum: hh.Sum(nil)})
 	}
-	if err := m.TPM.Extend(e.PCR, digests); err != nil {
+	t0 := time.Now()
+	err := m.TPM.Extend(e.PCR, digests)
+	m.Stats.Extends++
+	m.Stats.ExtendTime += time.Since(t0)
+	if err != nil {
 		return err
 	}
 	if _, err := m.Log.AppendDigests(e.PCR, eventlog.EvIPL, digests, td); err != nil {

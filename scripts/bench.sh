@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# bench.sh: prints one table, each figure beside its baseline measured in the same run:
+# hashing against sha256sum, boot-to-kexec with the default policy against a policy that does
+# nothing, TPM commands, and the image's size against a plain u-root image of the same commands.
+# RUNS=N sets the repetitions (default 5 for hashing, 3 for boots).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+RUNS=${RUNS:-5}
+BOOTS=${BOOTS:-3}
+"$ROOT/scripts/deps.sh"
+mkdir -p "$BUILD/bench"
+(cd "$ROOT" && go build -trimpath -o "$BUILD/mbctl" ./cmds/mbctl)
+MBCTL=$BUILD/mbctl
+KERNEL=$(ls /boot/vmlinuz-*-cloud-amd64 | sort -V | tail -n1); KVER=${KERNEL#/boot/vmlinuz-}
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+spread() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f-%.3f", lo, hi}'; }
+secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%F)"
+echo
+
+# 1. Hashing: a 64 MiB file, read once and hashed, plus the template digests of 4 banks.
+f=$BUILD/bench/64MiB.bin
+head -c 64M /dev/urandom > "$f"
+cat "$f" > /dev/null
+: > "$BUILD/bench/mb.txt"; : > "$BUILD/bench/sum.txt"
+for _ in $(seq "$RUNS"); do
+  "$MBCTL" hashbench "$f" >> "$BUILD/bench/mb.txt"
+  secs sha256sum "$f" >> "$BUILD/bench/sum.txt"
+done
+mb=$(median < "$BUILD/bench/mb.txt"); sum=$(median < "$BUILD/bench/sum.txt")
+printf '%-52s %10s %10s %8s\n' "figure" "project" "baseline" "ratio"
+printf '%-52s %9.0f/s %9.0f/s %7.2fx\n' "hashing 64 MiB, MiB/s (baseline: sha256sum)" \
+  "$(echo "64 / $mb" | bc -l)" "$(echo "64 / $sum" | bc -l)" "$(echo "$sum / $mb" | bc -l)"
+
+# 2. Boot: uinit start to kexec on the guest's clock, default policy against a do-nothing policy.
+for s in default nothing; do
+  : > "$BUILD/bench/boot-$s.txt"; : > "$BUILD/bench/tpm-$s.txt"
+  for _ in $(seq "$BOOTS"); do
+    BUILD=$BUILD "$ROOT/scripts/qemu-test.sh" "$ROOT/bench/scenarios/$s" > "$BUILD/bench/qemu-$s.log" 2>&1 ||
+      { echo "bench: scenario $s failed, see $BUILD/bench/qemu-$s.log"; exit 1; }
+    log=$BUILD/scenarios/$s/console.log
+    sed -n 's/^measuredboot: time: .*; total \([0-9.]*\)s$/\1/p' "$log" >> "$BUILD/bench/boot-$s.txt"
+    sed -n 's/^measuredboot: bytes: .*; \([0-9]*\) TPM extends$/\1/p' "$log" >> "$BUILD/bench/tpm-$s.txt"
+    cp "$log" "$BUILD/bench/console-$s.log"
+  done
+done
+bd=$(median < "$BUILD/bench/boot-default.txt"); bn=$(median < "$BUILD/bench/boot-nothing.txt")
+printf '%-52s %9.3fs %9.3fs %7.2fx\n' "boot to kexec, median of $BOOTS (baseline: no-op policy)" "$bd" "$bn" "$(echo "$bd / $bn" | bc -l)"
+printf '%-52s %10s %10s\n' "  spread (min-max)" "$(spread < "$BUILD/bench/boot-default.txt")" "$(spread < "$BUILD/bench/boot-nothing.txt")"
+printf '%-52s %10s %10s\n' "TPM extends per boot (plus 1 GetCapability)" "$(median < "$BUILD/bench/tpm-default.txt")" "$(median < "$BUILD/bench/tpm-nothing.txt")"
+grep '^measuredboot: time:' "$BUILD/bench/console-default.log" | sed 's/^measuredboot: /  phases, default policy: /'
+grep '^measuredboot: bytes:' "$BUILD/bench/console-default.log" | sed 's/^measuredboot: /  /'
+
+# 3. Size: the image against a plain u-root image with the same commands and no measuredboot.
+"$MBCTL" build -policy "$ROOT/configs/policy" -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$BUILD/bench/mb.cpio.xz" 2>/dev/null
+"$MBCTL" build -no-boot-program -policy "$ROOT/configs/policy" -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$BUILD/bench/plain.cpio.xz" 2>/dev/null
+a=$(stat -c %s "$BUILD/bench/mb.cpio.xz"); p=$(stat -c %s "$BUILD/bench/plain.cpio.xz")
+printf '%-52s %10d %10d %7.2fx\n' "image, xz bytes (baseline: same u-root image w/o it)" "$a" "$p" "$(echo "$a / $p" | bc -l)"
+xz -dc "$BUILD/bench/mb.cpio.xz" > "$BUILD/bench/mb.cpio"
+part() { cpio -itv --quiet < "$BUILD/bench/mb.cpio" 2>/dev/null | awk -v re="$1" '$NF ~ re {s+=$5} END {print s+0}'; }
+printf '  parts, uncompressed bytes: busybox (u-root + measuredboot) %d, modules %d, policy/keys/config %d\n' \
+  "$(part '^bbin/bb$')" "$(part '^lib/modules/')" "$(part '^etc/measuredboot/')"
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$BUILD/bench/measuredboot" ./cmds/measuredboot)
+printf '  measuredboot alone as a stripped static binary: %d bytes\n' "$(stat -c %s "$BUILD/bench/measuredboot")"
