@@ -122,8 +122,9 @@ boot() {
   local dir=$1 name; name=$(basename "$dir")
   local work=$BUILD/scenarios/$name
   rm -rf "$work"; mkdir -p "$work/tpm"
-  local img; img=$(image "$dir")
-  disk "$dir" "$work"
+  local img
+  img=$(image "$dir") || { echo "FAIL: building the image failed"; return 1; }
+  disk "$dir" "$work" || { echo "FAIL: building the disk failed"; return 1; }
   local sock=$work/swtpm.sock log=$work/console.log
   swtpm socket --tpm2 --tpmstate dir="$work/tpm" --ctrl type=unixio,path="$sock" \
     --flags not-need-init,startup-clear --log file="$work/swtpm.log" &
