@@ -54,7 +54,7 @@ image() {
   if [ ! -f "$out" ]; then
     mkdir -p "$BUILD/images"
     (cd "$ROOT" && "$MBCTL" build -policy "$pol" ${keys:+-keys "$keys"} "${cfg[@]}" \
-       -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$out") >&2
+       -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$out") >&2 || return 1
   fi
   echo "$out"
 }
