@@ -82,11 +82,11 @@ part() {
     done < "$dir/files$n"
   fi
   if [ -x "$dir/prepare" ]; then
-    MBCTL=$MBCTL SCENARIOS=$ROOT/scenarios KVER=$KVER "$dir/prepare" "$root" "$n" >&2
+    MBCTL=$MBCTL SCENARIOS=$ROOT/scenarios KVER=$KVER "$dir/prepare" "$root" "$n" >&2 || return 1
   fi
   local mb=$(( $(du -sm "$root" | cut -f1) + 32 ))
   rm -f "$work/part$n.img"
-  mkfs.ext4 -q -F -U "$fsuuid" -L "boot$n" -E root_owner=0:0 -d "$root" "$work/part$n.img" "${mb}M" >/dev/null
+  mkfs.ext4 -q -F -U "$fsuuid" -L "boot$n" -E root_owner=0:0 -d "$root" "$work/part$n.img" "${mb}M" >/dev/null || return 1
   echo "$mb"
 }
 
@@ -98,8 +98,8 @@ disk() {
   [ -f "$dir/fsuuid" ] && FSUUID=$(cat "$dir/fsuuid")
   if [ -d "$dir/disk2" ] || [ -f "$dir/files2" ]; then FSUUID2=2e0f5a3c-7b1d-4c8e-a6f2-9d3b1c5e7a80; fi
   local mb1 mb2=0
-  mb1=$(part "$dir" "$work" "" "$FSUUID")
-  [ -n "$FSUUID2" ] && mb2=$(part "$dir" "$work" 2 "$FSUUID2")
+  mb1=$(part "$dir" "$work" "" "$FSUUID") || return 1
+  if [ -n "$FSUUID2" ]; then mb2=$(part "$dir" "$work" 2 "$FSUUID2") || return 1; fi
   rm -f "$work/disk.img"
   truncate -s $(( (mb1 + mb2 + 2) * 1024 * 1024 )) "$work/disk.img"
   {
