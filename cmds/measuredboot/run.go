@@ -435,6 +435,12 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		}
 		defer initrd.Close()
 	}
+	// Close every PCR this boot extended before the logs are handed over.
+	for _, pcr := range f.m.PCRs() {
+		if err := f.m.Separator(pcr); err != nil {
+			return fmt.Errorf("cannot close PCR %d: %w; nothing is booted with an open measurement", pcr, err)
+		}
+	}
 	files, err := logFiles(f.m)
 	if err != nil {
 		return err

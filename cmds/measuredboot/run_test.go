@@ -207,8 +207,14 @@ func TestRunMeasuresAndHandsOver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("handed-over tcg.log: %v", err)
 	}
-	if len(l.Events) != 4 {
-		t.Errorf("handed-over log has %d events, want 4 (policy, kernel, initrd, cmdline)", len(l.Events))
+	if len(l.Events) != 6 {
+		t.Fatalf("handed-over log has %d events, want 6 (policy, kernel, initrd, cmdline, 2 separators)", len(l.Events))
+	}
+	for i, pcr := range []uint32{8, 9} {
+		ev := l.Events[4+i]
+		if ev.Type != eventlog.EvSeparator || ev.PCR != pcr || !bytes.Equal(ev.Data, []byte{0, 0, 0, 0}) {
+			t.Errorf("event %d = %v in PCR %d (%x), want EV_SEPARATOR 00000000 in PCR %d", 4+i, ev.Type, ev.PCR, ev.Data, pcr)
+		}
 	}
 	if mm, err := l.Verify(sys.tpm.pcrs); err != nil || len(mm) != 0 {
 		t.Errorf("replay of the handed-over log against the TPM: %v, %v", mm, err)

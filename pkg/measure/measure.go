@@ -8,6 +8,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
@@ -102,6 +103,39 @@ func (m *Measurer) Record(pcr uint32, name string, buf []byte) error {
 		return err
 	}
 	return m.record(e)
+}
+
+// Separator closes pcr: an EV_SEPARATOR event (data 00000000, each bank's digest the bank's hash
+// of it) is extended and logged in the TCG log, so nothing extended later can pose as part of
+// this boot's measurements. It is not an IMA list entry: the kernel's IMA has no separators.
+func (m *Measurer) Separator(pcr uint32) error {
+	ev, err := m.Log.Append(pcr, eventlog.EvSeparator, []byte{0, 0, 0, 0})
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	err = m.TPM.Extend(pcr, ev.Digests)
+	m.Stats.Extends++
+	m.Stats.ExtendTime += time.Since(t0)
+	if err != nil {
+		// The log already holds the event; the caller must not boot (the TPM failed).
+		return fmt.Errorf("separator in PCR %d: %w", pcr, err)
+	}
+	return nil
+}
+
+// PCRs returns the PCRs this Measurer extended, in ascending order.
+func (m *Measurer) PCRs() []uint32 {
+	seen := map[uint32]bool{}
+	var out []uint32
+	for _, e := range m.IMA {
+		if !seen[e.PCR] {
+			seen[e.PCR] = true
+			out = append(out, e.PCR)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // record extends the entry's PCR with its template digest in every bank, then logs it: the TCG
