@@ -1,9 +1,11 @@
 // Command mbctl is measuredboot's host tool: it builds the boot image and the demo target, checks
-// policies before they are built in, and makes keys and signatures for appraisal.
+// policies before they are built in, makes keys and signatures for appraisal, and verifies logs
+// against PCR values.
 //
 //	mbctl build  -policy FILE [-keys DIR] [-digests FILE] [-modules-dir DIR -modules LIST] [-config k=v]... -o IMAGE.cpio.xz
 //	mbctl keygen [-type p256] [-subject NAME] -o DIR
 //	mbctl sign   -key KEY [-cert CERT] [-a sha256] FILE...
+//	mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT)
 //	mbctl target -o TARGET.cpio
 //	mbctl policy check FILE
 package main
@@ -36,6 +38,7 @@ const usage = `usage:
   mbctl build  -policy FILE [-keys DIR] [-digests FILE] [-modules-dir DIR -modules LIST] [-config key=value]... -o IMAGE
   mbctl keygen [-type p256|p384|rsa2048|rsa3072|rsa4096] [-subject NAME] -o DIR
   mbctl sign   -key KEY [-cert CERT] [-a sha256|sha384|sha512] FILE...
+  mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT)
   mbctl target -o FILE
   mbctl policy check FILE`
 
@@ -52,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdSign(args[1:], stdout, stderr)
 	case "keygen":
 		return cmdKeygen(args[1:], stdout, stderr)
+	case "verify":
+		return cmdVerify(args[1:], stdout, stderr)
 	case "hashbench":
 		return cmdHashBench(args[1:], stdout, stderr)
 	case "policy":

@@ -83,9 +83,10 @@ func DigestNG(h crypto.Hash, sum []byte) ([]byte, error) {
 	return append(b, sum...), nil
 }
 
-// NameNG returns the data of an n-ng field: the name and its terminating NUL.
+// NameNG returns the data of an n-ng field: the name, with every space replaced by '_' as the
+// kernel stores it (ima_write_template_field_data), and its terminating NUL.
 func NameNG(name string) []byte {
-	return append([]byte(name), 0)
+	return append([]byte(strings.ReplaceAll(name, " ", "_")), 0)
 }
 
 // NewNG returns an ima-ng entry for a file whose digest under h is sum.

@@ -186,3 +186,9 @@ func FuzzParseTemplateData(f *testing.F) {
 		}
 	})
 }
+
+func TestNameNGSpaces(t *testing.T) {
+	if got := string(NameNG("/boot/my kernel")); got != "/boot/my_kernel\x00" {
+		t.Errorf("NameNG(%q) = %q, want %q", "/boot/my kernel", got, "/boot/my_kernel\x00")
+	}
+}

@@ -1,0 +1,652 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-tpm/tpm2/transport"
+	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
+	"github.com/google/go-tpm/tpm2/transport/tcp"
+
+	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/ima"
+	"github.com/measuredboot/measuredboot/pkg/tpm"
+)
+
+const verifyUsage = `usage: mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT)
+
+Replays a TCG crypto-agile event log and/or an IMA binary measurement list against PCR values and
+says, per bank and PCR, whether they match. Exit status 0 only when everything compared matches.`
+
+// verifyError is what cmdVerify returns when something did not verify: one line per problem,
+// each naming the bank and PCR, or the event or entry, at fault.
+type verifyError struct{ problems []string }
+
+func (e *verifyError) Error() string {
+	return fmt.Sprintf("verify failed, %d problem(s): %s", len(e.problems), strings.Join(e.problems, "; "))
+}
+
+// cmdVerify replays the TCG log (-tcg) and the IMA list (-ima) against PCR values read from a
+// file, a TPM device or swtpm, checks every self-describing event's and every IMA entry's digest
+// against its data, and prints the verdicts. It returns nil only when everything matches.
+func cmdVerify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("verify", stderr)
+	tcgPath := fs.String("tcg", "", "TCG crypto-agile event log (binary_bios_measurements, measuredboot's tcg.log)")
+	imaPath := fs.String("ima", "", "IMA binary measurement list (binary_runtime_measurements_BANK)")
+	bankName := fs.String("bank", "sha256", "the PCR bank of -ima's template digests: the file's BANK suffix, sha1 for the classic binary_runtime_measurements")
+	pcrsPath := fs.String("pcrs", "", "PCR values: tpm2_pcrread output, or lines sha256:9=HEX or \"sha256 9 HEX\"")
+	tpmPath := fs.String("tpm", "", "read PCR values from this TPM device, e.g. /dev/tpmrm0")
+	swtpmAddr := fs.String("swtpm", "", "read PCR values from swtpm's TCP server HOST:PORT (control channel on PORT+1)")
+	fs.Usage = func() { fmt.Fprintln(stderr, verifyUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sources := 0
+	for _, s := range []string{*pcrsPath, *tpmPath, *swtpmAddr} {
+		if s != "" {
+			sources++
+		}
+	}
+	if fs.NArg() != 0 || sources != 1 || (*tcgPath == "" && *imaPath == "") {
+		return errors.New(verifyUsage)
+	}
+	src, err := openPCRSource(*pcrsPath, *tpmPath, *swtpmAddr)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	v := &verifier{out: stdout, src: src, banks: eventlog.PCRs{}, noBank: map[eventlog.Alg]bool{}}
+	fmt.Fprintf(stdout, "PCR values from %s\n", src)
+	var l *eventlog.Log
+	if *tcgPath != "" {
+		l = v.verifyTCG(*tcgPath)
+	}
+	if *imaPath != "" {
+		v.verifyIMA(*imaPath, *bankName, l)
+	}
+	if v.compared == 0 && len(v.problems) == 0 {
+		v.problem("nothing was compared: %s holds no value for any PCR the logs extend", src)
+	}
+	if len(v.problems) > 0 {
+		fmt.Fprintf(stdout, "FAIL: %d problem(s):\n", len(v.problems))
+		for _, p := range v.problems {
+			fmt.Fprintf(stdout, "  %s\n", p)
+		}
+		return &verifyError{v.problems}
+	}
+	fmt.Fprintf(stdout, "OK: %d checks, everything matches\n", v.compared)
+	return nil
+}
+
+// verifier holds one run's PCR source, what it read and what went wrong.
+type verifier struct {
+	out      io.Writer
+	src      pcrSource
+	banks    eventlog.PCRs         // values read so far, by bank
+	noBank   map[eventlog.Alg]bool // banks the source does not have
+	problems []string
+	compared int // PCR values and log cross-checks that were compared
+}
+
+func (v *verifier) problem(format string, a ...any) {
+	v.problems = append(v.problems, fmt.Sprintf(format, a...))
+}
+
+// bank returns the source's values for alg, or false (said once) when the source has no such bank.
+func (v *verifier) bank(alg eventlog.Alg) (map[uint32][]byte, bool) {
+	if vals, ok := v.banks[alg]; ok {
+		return vals, true
+	}
+	if v.noBank[alg] {
+		return nil, false
+	}
+	vals, err := v.src.Bank(alg)
+	if err != nil {
+		v.noBank[alg] = true
+		if errors.Is(err, errNoBank) {
+			fmt.Fprintf(v.out, "%-6v not checked: %v\n", alg, err)
+		} else {
+			v.problem("%v: %v", alg, err)
+		}
+		return nil, false
+	}
+	v.banks[alg] = vals
+	return vals, true
+}
+
+// isTemplateEvent selects the EV_IPL events whose data is IMA template data (measuredboot's and
+// GRUB-style boot loaders' that use the same record): their digests are the hash of their data.
+func isTemplateEvent(e eventlog.Event) bool {
+	if e.Type != eventlog.EvIPL {
+		return false
+	}
+	f, err := ima.ParseTemplateData(e.Data)
+	if err != nil || len(f) < 2 {
+		return false
+	}
+	_, _, err = ima.SplitDigestNG(f[0])
+	return err == nil && len(f[1]) > 0 && f[1][len(f[1])-1] == 0
+}
+
+// eventName describes an event for a person: its index, type and PCR, and for a template event
+// the recorded name.
+func eventName(e eventlog.Event) string {
+	s := fmt.Sprintf("tcg event %d (%v, PCR %d", e.Index, e.Type, e.PCR)
+	if isTemplateEvent(e) {
+		f, _ := ima.ParseTemplateData(e.Data)
+		s += fmt.Sprintf(", %q", strings.TrimSuffix(string(f[1]), "\x00"))
+	}
+	return s + ")"
+}
+
+// verifyTCG checks the TCG log at path: every template event's digests against its data, and
+// the replay of every bank against the source. It returns the parsed log, or nil.
+func (v *verifier) verifyTCG(path string) *eventlog.Log {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		v.problem("tcg: %v", err)
+		return nil
+	}
+	l, err := eventlog.Parse(b)
+	if err != nil {
+		v.problem("tcg: %s: %v", path, err)
+		return nil
+	}
+	var names []string
+	for _, a := range l.Banks() {
+		names = append(names, a.String())
+	}
+	fmt.Fprintf(v.out, "tcg: %s: %d events, banks %s\n", path, len(l.Events), strings.Join(names, ","))
+
+	// Every template event's digests against its data, event by event so that every bad one
+	// is named; firstBad remembers the first per bank and PCR, to explain a mismatch.
+	firstBad := map[eventlog.Alg]map[uint32]eventlog.Event{}
+	templates, bad := 0, 0
+	for _, e := range l.Events {
+		if !isTemplateEvent(e) {
+			continue
+		}
+		templates++
+		idx := e.Index
+		err := l.CheckDigests(func(x eventlog.Event) bool { return x.Index == idx })
+		var de *eventlog.DigestError
+		switch {
+		case errors.As(err, &de):
+			bad++
+			v.problem("%s: its %v digest %x is not the hash of its data (%x): its data or its digest was changed",
+				eventName(e), de.Alg, de.Got, de.Want)
+			// CheckDigests stops at the event's first bad bank; mark every bank that is bad.
+			for _, d := range e.Digests {
+				if h, ok := d.Alg.Hash(); ok {
+					hh := h.New()
+					hh.Write(e.Data)
+					if !bytes.Equal(hh.Sum(nil), d.Sum) {
+						if firstBad[d.Alg] == nil {
+							firstBad[d.Alg] = map[uint32]eventlog.Event{}
+						}
+						if _, seen := firstBad[d.Alg][e.PCR]; !seen {
+							firstBad[d.Alg][e.PCR] = e
+						}
+					}
+				}
+			}
+		case err != nil:
+			fmt.Fprintf(v.out, "tcg: %s: digests not checked: %v\n", eventName(e), err)
+		}
+	}
+	if templates > 0 && bad == 0 {
+		fmt.Fprintf(v.out, "tcg: %d EV_IPL events carry IMA template data; each one's digest in every bank is the hash of its data\n", templates)
+	}
+
+	replay, err := l.Replay()
+	if err != nil {
+		v.problem("tcg: %s: %v", path, err)
+		return l
+	}
+	for _, alg := range l.Banks() {
+		vals, ok := v.bank(alg)
+		if !ok {
+			continue
+		}
+		have := map[uint32][]byte{}
+		for _, p := range sortedPCRs(replay[alg]) {
+			if got, ok := vals[p]; ok {
+				have[p] = got
+				continue
+			}
+			fmt.Fprintf(v.out, "tcg %-6v pcr %2d MISSING: %s has no value for it\n", alg, p, v.src)
+			v.problem("tcg %v PCR %d: %s has no value for it", alg, p, v.src)
+		}
+		if len(have) == 0 {
+			continue
+		}
+		mism, err := l.Verify(eventlog.PCRs{alg: have})
+		if err != nil {
+			v.problem("tcg %v: %v", alg, err)
+			continue
+		}
+		for _, p := range sortedPCRs(have) {
+			v.compared++
+			i := slices.IndexFunc(mism, func(m eventlog.Mismatch) bool { return m.PCR == p })
+			if i < 0 {
+				fmt.Fprintf(v.out, "tcg %-6v pcr %2d match %s\n", alg, p, short(have[p]))
+				continue
+			}
+			m := mism[i]
+			why := fmt.Sprintf("the log does not account for it: an event at or before event %d (the last one for PCR %d) is missing, extra or altered, or the value is not from this boot", m.LastEvent, p)
+			if e, ok := firstBad[alg][p]; ok {
+				why = fmt.Sprintf("first bad event: %s, whose %v digest is not the hash of its data", eventName(e), alg)
+			}
+			fmt.Fprintf(v.out, "tcg %-6v pcr %2d MISMATCH want=%x got=%x\n    %s\n", alg, p, m.Want, m.Got, why)
+			v.problem("tcg %v PCR %d MISMATCH: the PCR value is %x, the log replays to %x; %s", alg, p, m.Want, m.Got, why)
+		}
+	}
+	return l
+}
+
+// verifyIMA checks the IMA binary list at path, whose template digests are of bank bankName:
+// every entry's digest against its template data, the boot_aggregate against PCRs 0-9, and
+// per PCR either the TCG log's EV_IPL events (when l extends that PCR) or the list's own replay.
+func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
+	alg, ok := eventlog.AlgFromName(bankName)
+	if !ok {
+		v.problem("ima: -bank %q: want sha1, sha256, sha384 or sha512", bankName)
+		return
+	}
+	h, ok := alg.Hash()
+	if !ok {
+		v.problem("ima: bank %v: no hash for it in this build", alg)
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		v.problem("ima: %v", err)
+		return
+	}
+	list, err := ima.ParseBinaryList(b, alg.Size())
+	if err != nil {
+		v.problem("ima: %s (as a %v list, %d-byte digests): %v", path, alg, alg.Size(), err)
+		return
+	}
+	byPCR := map[uint32][]int{}
+	for i, e := range list {
+		byPCR[e.PCR] = append(byPCR[e.PCR], i)
+	}
+	var pcrNames []string
+	for _, p := range sortedPCRs(byPCR) {
+		pcrNames = append(pcrNames, strconv.Itoa(int(p)))
+	}
+	fmt.Fprintf(v.out, "ima: %s: %d entries, %v template digests, PCRs %s\n", path, len(list), alg, strings.Join(pcrNames, ","))
+
+	// Every entry's template digest against its template data.
+	firstBad := map[uint32]int{}
+	bad := 0
+	for i, e := range list {
+		if err := e.CheckDigest(h); err != nil {
+			bad++
+			var de *ima.TemplateDigestError
+			switch {
+			case errors.As(err, &de) && de.PaddedSHA1:
+				v.problem("%s: its %v template digest is the SHA-1 one padded with zeros, not %v over its template data: "+
+					"the kernel could not compute %v when IMA started; verify a bank it could hash", entryName(i, e), alg, alg, alg)
+			case errors.As(err, &de):
+				v.problem("%s: its %v template digest %x does not match its template data, which hashes to %x: its data or its digest was changed",
+					entryName(i, e), alg, de.Listed, de.Computed)
+			case errors.Is(err, ima.ErrViolation):
+				v.problem("%s: a measurement violation (all-zero template digest, 0xFF extended): the file was measured while open for writing "+
+					"or opened for writing while measured, so the measurement does not vouch for its content", entryName(i, e))
+			default:
+				v.problem("%s: %v", entryName(i, e), err)
+			}
+			if _, ok := firstBad[e.PCR]; !ok {
+				firstBad[e.PCR] = i
+			}
+		}
+	}
+	if bad == 0 && len(list) > 0 {
+		fmt.Fprintf(v.out, "ima: each entry's %v template digest is the hash of its template data\n", alg)
+	}
+	if len(list) > 0 && list[0].Name() == ima.BootAggregateName {
+		v.checkBootAggregate(list[0])
+	}
+
+	var replay map[uint32][]byte
+	var tcgReplay eventlog.PCRs
+	if l != nil {
+		tcgReplay, _ = l.Replay()
+	}
+	for _, p := range sortedPCRs(byPCR) {
+		entries := byPCR[p]
+		if p >= eventlog.NumPCRs {
+			v.problem("ima PCR %d (%s): not a PC Client PCR (0-%d)", p, entryName(entries[0], list[entries[0]]), eventlog.NumPCRs-1)
+			continue
+		}
+		if _, inLog := tcgReplay[alg][p]; inLog {
+			v.crossCheck(l, alg, p, list, entries)
+			continue
+		}
+		if replay == nil {
+			if replay, err = ima.Replay(list, h); err != nil {
+				v.problem("ima: %v", err)
+				return
+			}
+		}
+		vals, ok := v.bank(alg)
+		if !ok {
+			continue
+		}
+		tpmVal, ok := vals[p]
+		if !ok {
+			fmt.Fprintf(v.out, "ima %-6v pcr %2d MISSING: %s has no value for it\n", alg, p, v.src)
+			v.problem("ima %v PCR %d: %s has no value for it", alg, p, v.src)
+			continue
+		}
+		v.compared++
+		if bytes.Equal(tpmVal, replay[p]) {
+			fmt.Fprintf(v.out, "ima %-6v pcr %2d match %s (replayed from the IMA list alone)\n", alg, p, short(tpmVal))
+			continue
+		}
+		why := fmt.Sprintf("replayed from the IMA list alone: if anything else (firmware, a boot loader) also extends PCR %d, "+
+			"the list cannot account for it; give the TCG log with -tcg", p)
+		if l != nil && tcgReplay[alg] != nil {
+			why = fmt.Sprintf("the TCG log has no event for PCR %d, so the list alone must account for it: an entry is missing, extra or altered", p)
+		} else if l != nil {
+			why = fmt.Sprintf("the TCG log has no %v bank to check PCR %d with, and the IMA list alone does not account for it", alg, p)
+		}
+		if i, ok := firstBad[p]; ok {
+			why = fmt.Sprintf("first bad entry: %s, whose template digest does not match its template data", entryName(i, list[i]))
+		}
+		fmt.Fprintf(v.out, "ima %-6v pcr %2d MISMATCH want=%x got=%x\n    %s\n", alg, p, tpmVal, replay[p], why)
+		v.problem("ima %v PCR %d MISMATCH: the PCR value is %x, the IMA list replays to %x; %s", alg, p, tpmVal, replay[p], why)
+	}
+}
+
+// crossCheck checks that the template digests of the IMA entries for PCR p appear, in order, as
+// the bank's digests of the TCG log's EV_IPL events for p. The PCR value itself is the TCG
+// replay's to check: the log also holds the events of anything else that extended p.
+func (v *verifier) crossCheck(l *eventlog.Log, alg eventlog.Alg, p uint32, list []ima.ListEntry, entries []int) {
+	var events []eventlog.Event
+	for _, e := range l.Events {
+		if e.PCR == p && e.Type == eventlog.EvIPL {
+			events = append(events, e)
+		}
+	}
+	next := 0
+	var matchedEntries, matched []string
+	ok := true
+	for _, i := range entries {
+		k := slices.IndexFunc(events[next:], func(e eventlog.Event) bool { return bytes.Equal(e.Digest(alg), list[i].Digest) })
+		if k < 0 {
+			ok = false
+			after := "the start of the log"
+			if next > 0 {
+				after = fmt.Sprintf("event %d", events[next-1].Index)
+			}
+			fmt.Fprintf(v.out, "ima %-6v pcr %2d MISMATCH %s is not an EV_IPL event for PCR %d after %s\n", alg, p, entryName(i, list[i]), p, after)
+			v.problem("ima %v PCR %d: %s: its template digest %x is not the %v digest of any EV_IPL event for PCR %d in the TCG log after %s",
+				alg, p, entryName(i, list[i]), list[i].Digest, alg, p, after)
+			continue
+		}
+		matchedEntries = append(matchedEntries, strconv.Itoa(i))
+		matched = append(matched, strconv.Itoa(events[next+k].Index))
+		next += k + 1
+	}
+	v.compared++
+	if ok {
+		fmt.Fprintf(v.out, "ima %-6v pcr %2d match: IMA entries %s = tcg events %s, in order; the tcg replay checks the value\n",
+			alg, p, strings.Join(matchedEntries, ","), strings.Join(matched, ","))
+	}
+	if extra := len(events) - len(matched); ok && extra > 0 {
+		fmt.Fprintf(v.out, "ima %-6v pcr %2d note: the tcg log has %d more EV_IPL event(s) for PCR %d than the IMA list\n", alg, p, extra, p)
+	}
+}
+
+// checkBootAggregate compares the boot_aggregate entry's digest with the one the PCR values give.
+func (v *verifier) checkBootAggregate(e ima.ListEntry) {
+	f, err := e.Fields()
+	if err != nil {
+		return
+	}
+	algName, recorded, err := ima.SplitDigestNG(f[0])
+	if err != nil {
+		v.problem("ima entry 0 (boot_aggregate): %v", err)
+		return
+	}
+	alg, ok := eventlog.AlgFromName(algName)
+	h, hok := alg.Hash()
+	if !ok || !hok {
+		fmt.Fprintf(v.out, "ima boot_aggregate not checked: no PCR bank for %q\n", algName)
+		return
+	}
+	vals, ok := v.bank(alg)
+	if !ok {
+		return
+	}
+	want, err := ima.BootAggregate(h, vals)
+	if err != nil {
+		v.problem("ima entry 0 (boot_aggregate): %v", err)
+		return
+	}
+	pcrs := "0-9"
+	if h == crypto.SHA1 {
+		pcrs = "0-7"
+	}
+	v.compared++
+	if bytes.Equal(want, recorded) {
+		fmt.Fprintf(v.out, "ima boot_aggregate match %s:%x (%v PCRs %s)\n", algName, recorded, alg, pcrs)
+		return
+	}
+	fmt.Fprintf(v.out, "ima boot_aggregate MISMATCH want=%x got=%x\n", want, recorded)
+	v.problem("ima entry 0 (boot_aggregate): the list records %s:%x, but %v PCRs %s hash to %x: the list is from another boot, or PCRs %s changed after its kernel's IMA started",
+		algName, recorded, alg, pcrs, want, pcrs)
+}
+
+// clip shortens an untrusted line for an error message.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// short is the first 8 bytes of a matching value in hex, enough for a person to compare.
+func short(b []byte) string {
+	if len(b) > 8 {
+		b = b[:8]
+	}
+	return hex.EncodeToString(b)
+}
+
+func entryName(i int, e ima.ListEntry) string {
+	return fmt.Sprintf("ima entry %d (%s %q, PCR %d)", i, e.Template, e.Name(), e.PCR)
+}
+
+func sortedPCRs[V any](m map[uint32]V) []uint32 {
+	out := make([]uint32, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// errNoBank means a PCR source has no values for a bank: it is not checked.
+var errNoBank = errors.New("no such PCR bank")
+
+// pcrSource gives PCR values by bank: from a file, or read from a TPM.
+type pcrSource interface {
+	// Bank returns every PCR value the source has for alg, or an error wrapping errNoBank.
+	Bank(alg eventlog.Alg) (map[uint32][]byte, error)
+	String() string
+	Close() error
+}
+
+func openPCRSource(pcrsPath, tpmPath, swtpmAddr string) (pcrSource, error) {
+	switch {
+	case pcrsPath != "":
+		b, err := os.ReadFile(pcrsPath)
+		if err != nil {
+			return nil, err
+		}
+		pcrs, err := parsePCRFile(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", pcrsPath, err)
+		}
+		return filePCRs{path: pcrsPath, pcrs: pcrs}, nil
+	case tpmPath != "":
+		t, err := linuxtpm.Open(tpmPath)
+		if err != nil {
+			return nil, fmt.Errorf("open TPM %s: %w", tpmPath, err)
+		}
+		return &tpmPCRs{name: "TPM " + tpmPath, t: t}, nil
+	default:
+		host, port, err := net.SplitHostPort(swtpmAddr)
+		n, perr := strconv.ParseUint(port, 10, 16)
+		if err != nil || perr != nil || n == 0 || n == 65535 {
+			return nil, fmt.Errorf("-swtpm %q: want HOST:PORT, swtpm's --server port (its --ctrl port is PORT+1)", swtpmAddr)
+		}
+		ctrl := net.JoinHostPort(host, strconv.FormatUint(n+1, 10))
+		// No PowerOn: swtpm started with --flags not-need-init,startup-clear is on and started,
+		// and a power cycle would reset its PCRs.
+		t, err := tcp.Open(tcp.Config{CommandAddress: swtpmAddr, PlatformAddress: ctrl})
+		if err != nil {
+			return nil, fmt.Errorf("swtpm at %s (control %s): %w", swtpmAddr, ctrl, err)
+		}
+		return &tpmPCRs{name: "swtpm " + swtpmAddr, t: t}, nil
+	}
+}
+
+// filePCRs are PCR values from a file: claims of whoever wrote it.
+type filePCRs struct {
+	path string
+	pcrs eventlog.PCRs
+}
+
+func (f filePCRs) Bank(alg eventlog.Alg) (map[uint32][]byte, error) {
+	if vals, ok := f.pcrs[alg]; ok {
+		return vals, nil
+	}
+	return nil, fmt.Errorf("%s has no %v values (%w)", f.path, alg, errNoBank)
+}
+func (f filePCRs) String() string { return f.path }
+func (f filePCRs) Close() error   { return nil }
+
+// tpmPCRs reads PCR values from a TPM with PCR_Read, every PCR of a bank at once.
+type tpmPCRs struct {
+	name  string
+	t     transport.TPMCloser
+	dev   *tpm.Device
+	banks []eventlog.Alg
+}
+
+func (s *tpmPCRs) Bank(alg eventlog.Alg) (map[uint32][]byte, error) {
+	if s.dev == nil {
+		s.dev = tpm.New(s.t)
+		banks, err := s.dev.Banks()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		s.banks = banks
+	}
+	if !slices.Contains(s.banks, alg) {
+		return nil, fmt.Errorf("%s has no active %v bank (%w)", s.name, alg, errNoBank)
+	}
+	all := make([]uint32, eventlog.NumPCRs)
+	for i := range all {
+		all[i] = uint32(i)
+	}
+	vals, err := s.dev.Read(alg, all)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.name, err)
+	}
+	return vals, nil
+}
+func (s *tpmPCRs) String() string { return s.name }
+func (s *tpmPCRs) Close() error   { return s.t.Close() }
+
+var (
+	yamlBankLine  = regexp.MustCompile(`^\s*([a-z0-9_]+)\s*:\s*$`)
+	yamlValueLine = regexp.MustCompile(`^\s+(\d+)\s*:\s*(?:0x)?([0-9a-fA-F]+)\s*$`)
+	eqValueLine   = regexp.MustCompile(`^\s*([a-z0-9_]+):(\d+)\s*=\s*(?:0x)?([0-9a-fA-F]+)\s*$`)
+	wordValueLine = regexp.MustCompile(`^\s*([a-z0-9_]+)\s+(\d+)\s+(?:0x)?([0-9a-fA-F]+)\s*$`)
+)
+
+// parsePCRFile reads PCR values in the formats people have at hand: what tpm2_pcrread prints
+// ("  sha256:" then "    9 : 0xHEX" lines), "sha256:9=HEX" lines, and "sha256 9 HEX" lines (a
+// dump of /sys/class/tpm/tpm0/pcr-<bank>/<index>). Blank lines and # comments are ignored. Every
+// value must have its bank's size; a PCR given twice must have one value.
+func parsePCRFile(b []byte) (eventlog.PCRs, error) {
+	pcrs := eventlog.PCRs{}
+	var bank eventlog.Alg
+	haveBank := false
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var algName, idx, val string
+		if m := yamlBankLine.FindStringSubmatch(line); m != nil {
+			a, ok := eventlog.AlgFromName(m[1])
+			if !ok {
+				return nil, fmt.Errorf("line %d: unknown PCR bank %q", n, m[1])
+			}
+			bank, haveBank = a, true
+			continue
+		} else if m := eqValueLine.FindStringSubmatch(line); m != nil {
+			algName, idx, val = m[1], m[2], m[3]
+		} else if m := wordValueLine.FindStringSubmatch(line); m != nil {
+			algName, idx, val = m[1], m[2], m[3]
+		} else if m := yamlValueLine.FindStringSubmatch(line); m != nil {
+			if !haveBank {
+				return nil, fmt.Errorf("line %d: %q: a PCR value before any bank line such as \"  sha256:\"", n, clip(line))
+			}
+			algName, idx, val = bank.String(), m[1], m[2]
+		} else {
+			return nil, fmt.Errorf("line %d: %q: want tpm2_pcrread output, sha256:9=HEX or \"sha256 9 HEX\"", n, clip(line))
+		}
+		a, ok := eventlog.AlgFromName(algName)
+		if !ok {
+			return nil, fmt.Errorf("line %d: unknown PCR bank %q", n, algName)
+		}
+		p, err := strconv.ParseUint(idx, 10, 32)
+		if err != nil || p >= eventlog.NumPCRs {
+			return nil, fmt.Errorf("line %d: PCR %s: want 0-%d", n, clip(idx), eventlog.NumPCRs-1)
+		}
+		if len(val) != 2*a.Size() {
+			return nil, fmt.Errorf("line %d: %v PCR %d value has %d hex digits, want %d", n, a, p, len(val), 2*a.Size())
+		}
+		v, err := hex.DecodeString(val)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		if pcrs[a] == nil {
+			pcrs[a] = map[uint32][]byte{}
+		}
+		if old, ok := pcrs[a][uint32(p)]; ok && !bytes.Equal(old, v) {
+			return nil, fmt.Errorf("line %d: %v PCR %d given twice with different values", n, a, p)
+		}
+		pcrs[a][uint32(p)] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(pcrs) == 0 {
+		return nil, errors.New("no PCR values in it")
+	}
+	return pcrs, nil
+}

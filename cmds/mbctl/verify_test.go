@@ -1,0 +1,619 @@
+package main
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-tpm/tpm2/transport/tcp"
+
+	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/ima"
+	"github.com/measuredboot/measuredboot/pkg/tpm"
+)
+
+var allBanks = []eventlog.Alg{eventlog.AlgSHA1, eventlog.AlgSHA256, eventlog.AlgSHA384, eventlog.AlgSHA512}
+
+// fixture is a boot as measuredboot records it: firmware events in PCRs 0-7, then IMA entries in
+// PCRs 8 and 9, each both an EV_IPL event of the TCG log (data = template data) and a record of
+// every bank's IMA list. pcrs are what a TPM holds afterwards, computed here by extending
+// (PCR = H(PCR || digest)), not by the packages under test.
+type fixture struct {
+	banks   []eventlog.Alg
+	log     *eventlog.Log
+	entries []ima.Entry
+	pcrs    eventlog.PCRs
+}
+
+func hashOf(t *testing.T, alg eventlog.Alg, data []byte) []byte {
+	t.Helper()
+	h, ok := alg.Hash()
+	if !ok {
+		t.Fatalf("no hash for %v", alg)
+	}
+	hh := h.New()
+	hh.Write(data)
+	return hh.Sum(nil)
+}
+
+func (f *fixture) extend(t *testing.T, alg eventlog.Alg, pcr uint32, d []byte) {
+	t.Helper()
+	if f.pcrs[alg] == nil {
+		f.pcrs[alg] = map[uint32][]byte{}
+	}
+	old, ok := f.pcrs[alg][pcr]
+	if !ok {
+		old = make([]byte, alg.Size())
+	}
+	f.pcrs[alg][pcr] = hashOf(t, alg, append(bytes.Clone(old), d...))
+}
+
+func newFixture(t *testing.T, banks []eventlog.Alg, firmware bool) *fixture {
+	t.Helper()
+	l, err := eventlog.New(banks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{banks: banks, log: l, pcrs: eventlog.PCRs{}}
+	if firmware {
+		for pcr := uint32(0); pcr < 8; pcr++ {
+			data := []byte{0, 0, 0, 0}
+			typ := eventlog.EvSeparator
+			if pcr == 0 {
+				data, typ = []byte("SeaBIOS"), eventlog.EvSCRTMVersion
+			}
+			if _, err := l.Append(pcr, typ, data); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range banks {
+				f.extend(t, b, pcr, hashOf(t, b, data))
+			}
+		}
+	}
+	kernel := sha256.Sum256([]byte("kernel image"))
+	initrd := sha256.Sum256([]byte("initramfs"))
+	policy := sha256.Sum256([]byte("measure func=KEXEC_KERNEL_CHECK pcr=9\n"))
+	for _, mk := range []func() (ima.Entry, error){
+		func() (ima.Entry, error) {
+			return ima.NewNG(9, crypto.SHA256, policy[:], "/etc/measuredboot/policy")
+		},
+		func() (ima.Entry, error) {
+			return ima.NewNG(9, crypto.SHA256, kernel[:], "/boot/vmlinuz-6.1.0-56-cloud-amd64")
+		},
+		func() (ima.Entry, error) {
+			return ima.NewNG(9, crypto.SHA256, initrd[:], "/boot/initrd.img-6.1.0-56-cloud-amd64")
+		},
+		func() (ima.Entry, error) {
+			return ima.NewBuf(8, crypto.SHA256, []byte("console=ttyS0 measuredboot.demo=1"), "kexec-cmdline")
+		},
+	} {
+		e, err := mk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.add(t, e)
+	}
+	return f
+}
+
+// add records e as measuredboot does: one EV_IPL event with every bank's hash of the template
+// data, extended into the PCR.
+func (f *fixture) add(t *testing.T, e ima.Entry) {
+	t.Helper()
+	td := e.TemplateData()
+	var ds []eventlog.Digest
+	for _, b := range f.banks {
+		d := hashOf(t, b, td)
+		ds = append(ds, eventlog.Digest{Alg: b, Sum: d})
+		f.extend(t, b, e.PCR, d)
+	}
+	if _, err := f.log.AppendDigests(e.PCR, eventlog.EvIPL, ds, td); err != nil {
+		t.Fatal(err)
+	}
+	f.entries = append(f.entries, e)
+}
+
+// imaList returns the binary IMA list of bank alg.
+func (f *fixture) imaList(t *testing.T, alg eventlog.Alg) []byte {
+	t.Helper()
+	h, _ := alg.Hash()
+	var b []byte
+	for _, e := range f.entries {
+		var err error
+		if b, err = e.AppendBinary(b, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
+// pcrYAML prints pcrs as tpm2_pcrread does: "  sha256:" then "    9 : 0xHEX" (upper case).
+func pcrYAML(pcrs eventlog.PCRs) []byte {
+	var s strings.Builder
+	for _, b := range allBanks {
+		vals, ok := pcrs[b]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&s, "  %v:\n", b)
+		for _, p := range sortedPCRs(vals) {
+			fmt.Fprintf(&s, "    %-2d: 0x%X\n", p, vals[p])
+		}
+	}
+	return []byte(s.String())
+}
+
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func clonePCRs(p eventlog.PCRs) eventlog.PCRs {
+	out := eventlog.PCRs{}
+	for b, vals := range p {
+		out[b] = map[uint32][]byte{}
+		for i, v := range vals {
+			out[b][i] = bytes.Clone(v)
+		}
+	}
+	return out
+}
+
+func TestVerify(t *testing.T) {
+	f := newFixture(t, allBanks, true)
+	dir := t.TempDir()
+	tcgLog, err := f.log.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcgFile := writeFile(t, dir, "tcg.log", tcgLog)
+	list := f.imaList(t, eventlog.AlgSHA256)
+	imaFile := writeFile(t, dir, "binary_runtime_measurements_sha256", list)
+	writeFile(t, dir, "binary_runtime_measurements_sha384", f.imaList(t, eventlog.AlgSHA384))
+	pcrFile := writeFile(t, dir, "pcrs.yaml", pcrYAML(f.pcrs))
+
+	// One PCR value changed.
+	changed := clonePCRs(f.pcrs)
+	changed[eventlog.AlgSHA384][9][0] ^= 0xff
+	changedFile := writeFile(t, dir, "changed.yaml", pcrYAML(changed))
+	// Only the SHA-256 bank, in "sha256:9=HEX" lines.
+	var simple strings.Builder
+	for _, p := range sortedPCRs(f.pcrs[eventlog.AlgSHA256]) {
+		fmt.Fprintf(&simple, "sha256:%d=%x\n", p, f.pcrs[eventlog.AlgSHA256][p])
+	}
+	simpleFile := writeFile(t, dir, "simple.txt", []byte(simple.String()))
+	// SHA-256 without PCR 9.
+	noPCR9 := clonePCRs(f.pcrs)
+	delete(noPCR9[eventlog.AlgSHA256], 9)
+	noPCR9File := writeFile(t, dir, "no9.yaml", pcrYAML(noPCR9))
+
+	// Entry 2 (the initramfs) with a byte of its template data changed, its digest kept.
+	tampered := bytes.Clone(list)
+	entries, err := ima.ParseBinaryList(tampered, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries[2].Data[len(entries[2].Data)-3] ^= 0x20 // a letter of the file name
+	tamperedFile := writeFile(t, dir, "tampered_ima", tampered)
+
+	// The TCG log with the data of event 10 (the kernel's EV_IPL) changed, digests kept.
+	badLog, err := eventlog.Parse(tcgLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badLog.Events[9].Data[len(badLog.Events[9].Data)-3] ^= 0x20
+	badTCG, err := badLog.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	badTCGFile := writeFile(t, dir, "bad_tcg.log", badTCG)
+
+	// The TCG log with the initramfs event's SHA-256 digest replaced: the replay goes wrong there.
+	swapped, _ := eventlog.Parse(tcgLog)
+	for i := range swapped.Events[10].Digests {
+		if swapped.Events[10].Digests[i].Alg == eventlog.AlgSHA256 {
+			swapped.Events[10].Digests[i].Sum = make([]byte, 32)
+		}
+	}
+	swappedTCG, err := swapped.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	swappedFile := writeFile(t, dir, "swapped_tcg.log", swappedTCG)
+
+	// An IMA list with one entry more than the TCG log holds.
+	extra, err := ima.NewBuf(9, crypto.SHA256, []byte("x"), "measuredboot.extra")
+	if err != nil {
+		t.Fatal(err)
+	}
+	extraList, err := extra.AppendBinary(bytes.Clone(list), crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extraFile := writeFile(t, dir, "extra_ima", extraList)
+
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		want    []string // each in the error; none means success
+		wantOut []string // each in stdout
+	}{
+		{"tcg and ima", []string{"-tcg", tcgFile, "-ima", imaFile, "-pcrs", pcrFile}, nil,
+			[]string{"tcg sha384 pcr  9 match", "ima sha256 pcr  9 match: IMA entries 0,1,2 = tcg events 9,10,11, in order", "ima sha256 pcr  8 match", "OK:"}},
+		{"tcg alone", []string{"-tcg", tcgFile, "-pcrs", pcrFile}, nil, []string{"tcg sha1   pcr  0 match", "tcg sha512 pcr  9 match"}},
+		{"ima alone", []string{"-ima", imaFile, "-pcrs", pcrFile}, nil, []string{"ima sha256 pcr  9 match", "replayed from the IMA list alone"}},
+		{"ima sha384 list", []string{"-ima", filepath.Join(dir, "binary_runtime_measurements_sha384"), "-bank", "sha384", "-pcrs", pcrFile}, nil, []string{"ima sha384 pcr  8 match"}},
+		{"sha256 values only, simple lines", []string{"-tcg", tcgFile, "-ima", imaFile, "-pcrs", simpleFile}, nil,
+			[]string{"sha1   not checked: " + simpleFile + " has no sha1 values", "tcg sha256 pcr  9 match"}},
+		{"changed PCR", []string{"-tcg", tcgFile, "-ima", imaFile, "-pcrs", changedFile},
+			[]string{"tcg sha384 PCR 9 MISMATCH", "the last one for PCR 9"}, []string{"tcg sha384 pcr  9 MISMATCH want=", "tcg sha384 pcr  8 match"}},
+		{"changed PCR, ima alone", []string{"-ima", filepath.Join(dir, "binary_runtime_measurements_sha384"), "-bank", "sha384", "-pcrs", changedFile},
+			[]string{"ima sha384 PCR 9 MISMATCH", "give the TCG log with -tcg"}, nil},
+		{"missing PCR", []string{"-tcg", tcgFile, "-pcrs", noPCR9File}, []string{"tcg sha256 PCR 9: " + noPCR9File + " has no value for it"}, nil},
+		{"tampered template data", []string{"-tcg", tcgFile, "-ima", tamperedFile, "-pcrs", pcrFile},
+			[]string{`ima entry 2 (ima-ng "/boot/initrd.img-6.1.0-56-cloud-amd`, "does not match its template data, which hashes to"}, []string{"ima sha256 pcr  9 match"}},
+		{"tampered template data, ima alone", []string{"-ima", tamperedFile, "-pcrs", pcrFile}, []string{"ima entry 2 (ima-ng"}, nil},
+		{"tampered tcg event data", []string{"-tcg", badTCGFile, "-pcrs", pcrFile},
+			[]string{`tcg event 10 (EV_IPL, PCR 9, "/boot/vmlinuz-6.1.0-56-cloud-amd`, "is not the hash of its data"}, []string{"tcg sha256 pcr  9 match"}},
+		{"tcg digest replaced", []string{"-tcg", swappedFile, "-pcrs", pcrFile},
+			[]string{"tcg sha256 PCR 9 MISMATCH", `first bad event: tcg event 11 (EV_IPL, PCR 9, "/boot/initrd.img`}, []string{"tcg sha1   pcr  9 match"}},
+		{"ima entry not in tcg log", []string{"-tcg", tcgFile, "-ima", extraFile, "-pcrs", pcrFile},
+			[]string{`ima sha256 PCR 9: ima entry 4 (ima-buf "measuredboot.extra", PCR 9)`, "after event 11"}, nil},
+		{"wrong bank for list", []string{"-ima", imaFile, "-bank", "sha1", "-pcrs", pcrFile}, []string{"as a sha1 list", "ima: binary measurement list"}, nil},
+		{"unknown bank", []string{"-ima", imaFile, "-bank", "md5", "-pcrs", pcrFile}, []string{`-bank "md5"`}, nil},
+		{"no PCR values for any bank", []string{"-ima", filepath.Join(dir, "binary_runtime_measurements_sha384"), "-bank", "sha384", "-pcrs", simpleFile},
+			[]string{"nothing was compared"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := cmdVerify(tc.args, &out, &out)
+			if len(tc.want) == 0 && err != nil {
+				t.Fatalf("cmdVerify(%q) = %v, want nil; output:\n%s", tc.args, err, out.String())
+			}
+			if len(tc.want) > 0 {
+				var ve *verifyError
+				if !errors.As(err, &ve) {
+					t.Fatalf("cmdVerify(%q) = %v, want a *verifyError; output:\n%s", tc.args, err, out.String())
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("cmdVerify(%q) = %v, want %q in it", tc.args, err, w)
+					}
+				}
+				if !strings.Contains(out.String(), "FAIL:") {
+					t.Errorf("cmdVerify(%q) printed no FAIL line:\n%s", tc.args, out.String())
+				}
+			}
+			for _, w := range tc.wantOut {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("cmdVerify(%q) printed\n%s\nwant %q in it", tc.args, out.String(), w)
+				}
+			}
+		})
+	}
+}
+
+// TestVerifyViolation: a violation entry replays as 0xFF, so the PCR matches, but the entry is
+// reported: its file is not vouched for.
+func TestVerifyViolation(t *testing.T) {
+	f := newFixture(t, []eventlog.Alg{eventlog.AlgSHA256}, false)
+	list := f.imaList(t, eventlog.AlgSHA256)
+	v := f.entries[0]
+	v.PCR = 10
+	rec, err := v.AppendBinary(nil, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(rec[4:36], make([]byte, 32)) // the template digest, zeroed as the kernel records a violation
+	list = append(list, rec...)
+	f.extend(t, eventlog.AlgSHA256, 10, bytes.Repeat([]byte{0xff}, 32))
+	dir := t.TempDir()
+	args := []string{"-ima", writeFile(t, dir, "ima", list), "-pcrs", writeFile(t, dir, "pcrs", pcrYAML(f.pcrs))}
+	var out bytes.Buffer
+	err = cmdVerify(args, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "ima entry 4") || !strings.Contains(err.Error(), "violation") {
+		t.Errorf("cmdVerify(%q) = %v, want an error naming entry 4 as a violation", args, err)
+	}
+	if !strings.Contains(out.String(), "ima sha256 pcr 10 match") {
+		t.Errorf("cmdVerify(%q) printed\n%s\nwant PCR 10 to match", args, out.String())
+	}
+}
+
+// TestVerifyLinux verifies what a real kernel and SeaBIOS left in one boot (pkg/ima/testdata):
+// the firmware's TCG log, the kernel's classic SHA-1 IMA list (PCR 10, not in the TCG log) and its
+// boot_aggregate over the SHA-256 bank's PCRs 0-9.
+func TestVerifyLinux(t *testing.T) {
+	const td = "../../pkg/ima/testdata/"
+	pcrs := td + "linux-6.1-swtpm.pcrs"
+	args := []string{"-tcg", td + "linux-6.1-swtpm.bios.bin", "-ima", td + "linux-6.1-swtpm.ima.bin", "-bank", "sha1", "-pcrs", pcrs}
+	var out bytes.Buffer
+	if err := cmdVerify(args, &out, &out); err != nil {
+		t.Fatalf("cmdVerify(%q) = %v, want nil; output:\n%s", args, err, out.String())
+	}
+	for _, w := range []string{"ima boot_aggregate match sha256:be689909e636e7ab", "ima sha1   pcr 10 match 506523555f7e2878", "tcg sha512 pcr  7 match"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("cmdVerify(%q) printed\n%s\nwant %q in it", args, out.String(), w)
+		}
+	}
+
+	// PCR 0 changed: the firmware replay and the boot_aggregate both fail.
+	b, err := os.ReadFile(pcrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(b), "sha256 0 e21b", "sha256 0 f21b", 1)
+	args[len(args)-1] = writeFile(t, t.TempDir(), "pcrs", []byte(changed))
+	out.Reset()
+	err = cmdVerify(args, &out, &out)
+	for _, w := range []string{"tcg sha256 PCR 0 MISMATCH", "ima entry 0 (boot_aggregate): the list records sha256:be689909"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("cmdVerify(PCR 0 changed) = %v, want %q in it", err, w)
+		}
+	}
+}
+
+// TestVerifyPaddedSHA1 rebuilds the SHA-384 list that kernel would have written: it could not
+// hash SHA-384 when IMA started, so it extended the SHA-1 template digests padded with zeros. The
+// replay matches the real PCR 10, and every entry is reported: SHA-384 does not cover its data.
+func TestVerifyPaddedSHA1(t *testing.T) {
+	const td = "../../pkg/ima/testdata/"
+	b, err := os.ReadFile(td + "linux-6.1-swtpm.ima.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := ima.ParseBinaryList(b, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var padded []byte
+	for _, e := range list {
+		e.Digest = append(bytes.Clone(e.Digest), make([]byte, 48-20)...)
+		padded = e.AppendBinary(padded)
+	}
+	args := []string{"-ima", writeFile(t, t.TempDir(), "ima384", padded), "-bank", "sha384", "-pcrs", td + "linux-6.1-swtpm.pcrs"}
+	var out bytes.Buffer
+	err = cmdVerify(args, &out, &out)
+	for _, w := range []string{`ima entry 0 (ima-sig "boot_aggregate", PCR 10): its sha384 template digest is the SHA-1 one padded with zeros`, "ima entry 1 (ima-buf"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("cmdVerify(%q) = %v, want %q in it", args, err, w)
+		}
+	}
+	if !strings.Contains(out.String(), "ima sha384 pcr 10 match") {
+		t.Errorf("cmdVerify(%q) printed\n%s\nwant PCR 10 to match", args, out.String())
+	}
+}
+
+func TestVerifyUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"-pcrs", "x"},
+		{"-tcg", "x"},
+		{"-tcg", "x", "-pcrs", "y", "-swtpm", "127.0.0.1:1"},
+		{"-tcg", "x", "-pcrs", "y", "extra"},
+	} {
+		var out bytes.Buffer
+		if err := cmdVerify(args, &out, &out); err == nil || !strings.Contains(err.Error(), "usage: mbctl verify") {
+			t.Errorf("cmdVerify(%q) = %v, want the usage", args, err)
+		}
+	}
+	var out bytes.Buffer
+	if err := cmdVerify([]string{"-tcg", "x", "-swtpm", "127.0.0.1"}, &out, &out); err == nil || !strings.Contains(err.Error(), "HOST:PORT") {
+		t.Errorf("cmdVerify(-swtpm without port) = %v, want HOST:PORT in it", err)
+	}
+}
+
+// TestParsePCRFile reads what tpm2_pcrread printed for a swtpm whose PCR 9 was extended with
+// tpm2_pcrextend 9:sha1=a9993e36...,sha256=ba7816bf... (the digests of "abc"); the values were
+// checked with Python's hashlib: sha1(bytes(20) + d).hexdigest(), sha256(bytes(32) + d).hexdigest().
+func TestParsePCRFile(t *testing.T) {
+	b, err := os.ReadFile("testdata/tpm2_pcrread.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parsePCRFile(b)
+	if err != nil {
+		t.Fatalf("parsePCRFile(testdata/tpm2_pcrread.yaml) = %v", err)
+	}
+	for _, tc := range []struct {
+		alg  eventlog.Alg
+		pcr  uint32
+		want string
+	}{
+		{eventlog.AlgSHA1, 9, "ccd5bd41458de644ac34a2478b58ff819bef5acf"},
+		{eventlog.AlgSHA256, 9, "589f9ffed4c477966bfb8d41f37895b08c69047df8f911d6f3b57fbe08faee8d"},
+		{eventlog.AlgSHA256, 17, strings.Repeat("ff", 32)},
+		{eventlog.AlgSHA512, 23, strings.Repeat("00", 64)},
+	} {
+		if v := fmt.Sprintf("%x", got[tc.alg][tc.pcr]); v != tc.want {
+			t.Errorf("parsePCRFile(tpm2_pcrread.yaml)[%v][%d] = %s, want %s", tc.alg, tc.pcr, v, tc.want)
+		}
+	}
+	for _, a := range allBanks {
+		if len(got[a]) != 24 {
+			t.Errorf("parsePCRFile(tpm2_pcrread.yaml)[%v] has %d PCRs, want 24", a, len(got[a]))
+		}
+	}
+
+	zero1 := strings.Repeat("00", 20)
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{"sha1:0=" + zero1 + "\n# comment\n\nsha1 1 0x" + zero1 + "\n", ""},
+		{"  sha1:\n    0 : 0x" + zero1 + "\n  sha256:\n", ""},
+		{"    0 : 0x" + zero1 + "\n", "line 1: \"    0 : 0x" + zero1 + "\": a PCR value before any bank"},
+		{"  md5:\n", "line 1: unknown PCR bank \"md5\""},
+		{"sha1:24=" + zero1, "line 1: PCR 24: want 0-23"},
+		{"sha1:0=00", "line 1: sha1 PCR 0 value has 2 hex digits, want 40"},
+		{"sha1:0=" + zero1 + "\nsha1:0=" + strings.Repeat("11", 20), "line 2: sha1 PCR 0 given twice"},
+		{"hello", "line 1: \"hello\": want tpm2_pcrread output"},
+		{"# nothing\n", "no PCR values"},
+	} {
+		_, err := parsePCRFile([]byte(tc.in))
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("parsePCRFile(%q) = %v, want nil", tc.in, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parsePCRFile(%q) = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
+// FuzzParsePCRFile: a PCR file is untrusted input; parsePCRFile must not panic, and what it
+// accepts holds only PCRs 0-23 with values of their bank's size.
+func FuzzParsePCRFile(f *testing.F) {
+	if b, err := os.ReadFile("testdata/tpm2_pcrread.yaml"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("sha256:9=" + strings.Repeat("ab", 32) + "\nsha1 10 0x" + strings.Repeat("00", 20) + "\n# c\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pcrs, err := parsePCRFile(b)
+		if err != nil {
+			return
+		}
+		for alg, vals := range pcrs {
+			for p, v := range vals {
+				if p >= eventlog.NumPCRs || len(v) != alg.Size() {
+					t.Fatalf("parsePCRFile accepted %v PCR %d with %d bytes", alg, p, len(v))
+				}
+			}
+		}
+	})
+}
+
+// freePortPair returns a loopback port P such that P and P+1 were both free a moment ago.
+func freePortPair(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		l1, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l1.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1))
+		l1.Close()
+		if err == nil {
+			l2.Close()
+			return p
+		}
+	}
+	t.Fatal("no two consecutive free loopback ports")
+	return 0
+}
+
+// startSWTPM starts swtpm on loopback TCP ports P (commands) and P+1 (control), already started
+// (startup-clear), and stops it by its PID when the test ends.
+func startSWTPM(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("swtpm")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("swtpm is not on PATH, and CI is set: install it (Debian: apt-get install swtpm; scripts/deps.sh does)")
+		}
+		t.Skip("swtpm is not on PATH (Debian: apt-get install swtpm)")
+	}
+	p := freePortPair(t)
+	state := t.TempDir()
+	cmd := exec.Command(bin, "socket", "--tpm2",
+		"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", p),
+		"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", p+1),
+		"--tpmstate", "dir="+state, "--flags", "not-need-init,startup-clear")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start swtpm: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", p)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p+1), time.Second)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("swtpm did not listen on %s: %v; its output: %s", addr, err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestVerifySWTPM extends a real software TPM through pkg/tpm over go-tpm's TCP transport, as
+// measuredboot does at boot, and verifies the logs against the PCRs read back with -swtpm.
+func TestVerifySWTPM(t *testing.T) {
+	addr := startSWTPM(t)
+	host, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	conn, err := tcp.Open(tcp.Config{CommandAddress: addr, PlatformAddress: net.JoinHostPort(host, strconv.Itoa(n+1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := tpm.New(conn)
+	banks, err := dev.Banks()
+	if err != nil {
+		conn.Close()
+		t.Fatal(err)
+	}
+	f := newFixture(t, banks, false)
+	for _, ev := range f.log.Events {
+		if err := dev.Extend(ev.PCR, ev.Digests); err != nil {
+			conn.Close()
+			t.Fatal(err)
+		}
+	}
+	conn.Close() // swtpm serves one connection at a time
+
+	dir := t.TempDir()
+	tcgLog, err := f.log.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-tcg", writeFile(t, dir, "tcg.log", tcgLog), "-ima", writeFile(t, dir, "ima", f.imaList(t, eventlog.AlgSHA256)), "-swtpm", addr}
+	var out bytes.Buffer
+	if err := cmdVerify(args, &out, &out); err != nil {
+		t.Fatalf("cmdVerify(%q) = %v, want nil; output:\n%s", args, err, out.String())
+	}
+	if want := "PCR values from swtpm " + addr; !strings.Contains(out.String(), want) {
+		t.Errorf("cmdVerify(%q) printed\n%s\nwant %q", args, out.String(), want)
+	}
+	t.Logf("mbctl verify %s:\n%s", strings.Join(args, " "), out.String())
+
+	// One more extend the logs do not know of: PCR 9 no longer matches in any bank.
+	conn, err = tcp.Open(tcp.Config{CommandAddress: addr, PlatformAddress: net.JoinHostPort(host, strconv.Itoa(n+1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []eventlog.Digest
+	for _, b := range banks {
+		ds = append(ds, eventlog.Digest{Alg: b, Sum: hashOf(t, b, []byte("unlogged"))})
+	}
+	err = tpm.New(conn).Extend(9, ds)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = cmdVerify(args, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "tcg sha256 PCR 9 MISMATCH") {
+		t.Errorf("cmdVerify(after an unlogged extend) = %v, want a sha256 PCR 9 mismatch; output:\n%s", err, out.String())
+	}
+}
