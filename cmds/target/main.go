@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -76,7 +77,7 @@ func check(out io.Writer, logDir, tpmDir, cmdlineFile string) error {
 				bad = append(bad, fmt.Sprintf("%v pcr %d", alg, p))
 			}
 			checked++
-			fmt.Fprintf(out, "target: %-6v pcr %2d tpm %x replay %x %s\n", alg, p, got[:8], want[:8], verdict)
+			fmt.Fprintf(out, "target: %-6v pcr %2d replay %x %s tpm %x\n", alg, p, want[:8], verdict, got)
 		}
 	}
 	if len(bad) > 0 {
@@ -84,6 +85,10 @@ func check(out io.Writer, logDir, tpmDir, cmdlineFile string) error {
 	}
 	fmt.Fprintf(out, "target: replay matches the TPM: %d banks, %d PCR values\n", len(l.Banks()), checked)
 	printIMA(out, filepath.Join(logDir, "ima", "ascii_runtime_measurements_sha256"))
+	// The handed-over files, for checkers on the host (tpm2_eventlog, mbctl verify).
+	for _, f := range []string{"tcg.log", "ima/binary_runtime_measurements_sha256"} {
+		dump(out, logDir, f)
+	}
 	return checkCmdline(out, l, cmdlineFile)
 }
 
@@ -146,4 +151,21 @@ func readPCR(tpmDir string, alg eventlog.Alg, pcr int) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	return v, nil
+}
+
+// dump prints a handed-over file in base64 between marker lines.
+func dump(out io.Writer, dir, name string) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		fmt.Fprintf(out, "target: no %s: %v\n", name, err)
+		return
+	}
+	fmt.Fprintf(out, "target: begin %s %d\n", name, len(b))
+	enc := base64.StdEncoding.EncodeToString(b)
+	for len(enc) > 0 {
+		n := min(len(enc), 76)
+		fmt.Fprintf(out, "target: b64 %s\n", enc[:n])
+		enc = enc[n:]
+	}
+	fmt.Fprintf(out, "target: end %s\n", name)
 }
