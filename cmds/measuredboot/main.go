@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/measuredboot/measuredboot/pkg/boot"
 )
 
 func main() {
 	d := newSystem()
-	err := run(context.Background(), os.Stdout, d)
-	if err != nil && !errors.Is(err, errRecovery) {
+	err := boot.Run(context.Background(), os.Stdout, d)
+	if err != nil && !errors.Is(err, boot.ErrRecovery) {
 		fmt.Fprintf(os.Stdout, "measuredboot: %v\n", err)
 	}
 	d.Stop(err)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/measuredboot/measuredboot/pkg/appraise"
+	"github.com/measuredboot/measuredboot/pkg/boot"
 	"github.com/measuredboot/measuredboot/pkg/discover"
 	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
@@ -82,7 +83,7 @@ func loadModule(path string) error {
 
 func (s *linuxSystem) ReadConfig(path string) ([]byte, error) { return os.ReadFile(path) }
 
-func (s *linuxSystem) OpenTPM() (TPM, error) {
+func (s *linuxSystem) OpenTPM() (boot.TPM, error) {
 	t, err := linuxtpm.Open(tpmDevice)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", tpmDevice, err)
@@ -166,7 +167,7 @@ func (s *linuxSystem) KernelIMA() ([]string, error) {
 // Stop never returns to init after a refusal: it halts the machine, so that nothing the policy
 // forbids can be booted by hand from this image.
 func (s *linuxSystem) Stop(err error) {
-	if err == nil || errors.Is(err, errRecovery) {
+	if err == nil || errors.Is(err, boot.ErrRecovery) {
 		return // init starts the recovery shell
 	}
 	unix.Sync()
@@ -212,8 +213,8 @@ func (s *linuxSystem) Evidence(path string) (appraise.Evidence, error) {
 
 // Keys loads the certificates built into the image; an image without a key directory has none.
 func (s *linuxSystem) Keys() ([]imasig.Key, error) {
-	if _, err := os.Stat(keysDir); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(boot.KeysDir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	return imasig.LoadKeys(keysDir)
+	return imasig.LoadKeys(boot.KeysDir)
 }

@@ -1,4 +1,4 @@
-package main
+package boot
 
 import (
 	"bytes"
@@ -115,7 +115,7 @@ func TestAppraisal(t *testing.T) {
 			}
 			sys := &fakeSystem{policy: tt.policy, tpm: newFakeTPM(eventlog.AlgSHA256), keys: []imasig.Key{good.key}, entries: []discover.Entry{e}}
 			var out bytes.Buffer
-			err := run(context.Background(), &out, sys)
+			err := Run(context.Background(), &out, sys)
 			if tt.want == "" {
 				if err != nil || sys.loads != 1 {
 					t.Fatalf("run() = %v with %d loads, want a boot\n%s", err, sys.loads, out.String())
@@ -142,7 +142,7 @@ func TestAppraisalFallback(t *testing.T) {
 	flipByte(t, bad.Kernel)
 	sys := &fakeSystem{policy: appraisePolicy, tpm: newFakeTPM(eventlog.AlgSHA1, eventlog.AlgSHA256), keys: []imasig.Key{k.key}, entries: []discover.Entry{bad, good}}
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, sys); err != nil {
+	if err := Run(context.Background(), &out, sys); err != nil {
 		t.Fatalf("run() = %v\n%s", err, out.String())
 	}
 	if !bytes.Equal(sys.loaded.kernel, []byte("kernel of good")) {
@@ -167,7 +167,7 @@ func TestLogMode(t *testing.T) {
 	flipByte(t, e.Kernel)
 	sys := &fakeSystem{policy: appraisePolicy, config: "appraise_mode=log\n", tpm: newFakeTPM(eventlog.AlgSHA256), keys: []imasig.Key{k.key}, entries: []discover.Entry{e}}
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, sys); err != nil || sys.loads != 1 {
+	if err := Run(context.Background(), &out, sys); err != nil || sys.loads != 1 {
 		t.Fatalf("run() = %v, %d loads; want the tampered kernel booted in log mode\n%s", err, sys.loads, out.String())
 	}
 	if !strings.Contains(out.String(), "log mode, booting anyway: /boot/vmlinuz failed appraisal") {
@@ -186,9 +186,9 @@ func TestRecoveryShell(t *testing.T) {
 	sys := &fakeSystem{policy: appraisePolicy, config: "on_refuse=shell\n", tpm: newFakeTPM(eventlog.AlgSHA256), keys: []imasig.Key{k.key}, entries: []discover.Entry{e}}
 	before := newFakeTPM(eventlog.AlgSHA256)
 	var out bytes.Buffer
-	err := run(context.Background(), &out, sys)
-	if !errors.Is(err, errRecovery) || sys.loads != 0 {
-		t.Fatalf("run() = %v with %d loads, want errRecovery and no boot", err, sys.loads)
+	err := Run(context.Background(), &out, sys)
+	if !errors.Is(err, ErrRecovery) || sys.loads != 0 {
+		t.Fatalf("run() = %v with %d loads, want ErrRecovery and no boot", err, sys.loads)
 	}
 	if !strings.Contains(out.String(), "recovery shell: PCRs 8 and 9 were extended") {
 		t.Errorf("console lacks the recovery line:\n%s", out.String())
@@ -216,7 +216,7 @@ func TestDigestList(t *testing.T) {
 			e := entry(t, "e", []byte("k"), initrd)
 			sys := &fakeSystem{policy: pol, tpm: newFakeTPM(eventlog.AlgSHA256), digests: fmt.Sprintf(tt.list, sha256.Sum256(initrd)), entries: []discover.Entry{e}}
 			var out bytes.Buffer
-			err := run(context.Background(), &out, sys)
+			err := Run(context.Background(), &out, sys)
 			if tt.boots != (err == nil && sys.loads == 1) {
 				t.Errorf("run() = %v, %d loads; want boots=%v\n%s", err, sys.loads, tt.boots, out.String())
 			}
@@ -239,13 +239,13 @@ func TestPolicyAppraisal(t *testing.T) {
 		sigs  map[string][]byte
 		boots bool
 	}{
-		{"signed policy", map[string][]byte{policyPath: sig}, true},
+		{"signed policy", map[string][]byte{PolicyPath: sig}, true},
 		{"unsigned policy", nil, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sys := &fakeSystem{policy: pol, sigs: tt.sigs, tpm: newFakeTPM(eventlog.AlgSHA256), keys: []imasig.Key{k.key}, entries: []discover.Entry{entry(t, "e", []byte("k"), []byte("i"))}}
 			var out bytes.Buffer
-			err := run(context.Background(), &out, sys)
+			err := Run(context.Background(), &out, sys)
 			if tt.boots != (err == nil) {
 				t.Errorf("run() = %v, want boots=%v\n%s", err, tt.boots, out.String())
 			}
@@ -274,7 +274,7 @@ func TestMicrocode(t *testing.T) {
 			e.Initrds = append([]string{ucode}, e.Initrds...)
 			sys := &fakeSystem{policy: pol, tpm: newFakeTPM(eventlog.AlgSHA256), keys: []imasig.Key{k.key}, entries: []discover.Entry{e}}
 			var out bytes.Buffer
-			err := run(context.Background(), &out, sys)
+			err := Run(context.Background(), &out, sys)
 			if !signed {
 				if err == nil || !strings.Contains(err.Error(), "/boot/intel-ucode.img failed appraisal (FIRMWARE_CHECK, rule policy:6): no signature") {
 					t.Fatalf("run() = %v, want the microcode refused\n%s", err, out.String())
@@ -308,7 +308,7 @@ func TestFirmwareDir(t *testing.T) {
 			}
 			sys := &fakeSystem{policy: pol, config: "firmware_dir=/boot/firmware\n", tpm: newFakeTPM(eventlog.AlgSHA256), keys: []imasig.Key{k.key}, entries: []discover.Entry{e}}
 			var out bytes.Buffer
-			err := run(context.Background(), &out, sys)
+			err := Run(context.Background(), &out, sys)
 			if !signed {
 				if err == nil || !strings.Contains(err.Error(), "/boot/firmware/vendor/nic.bin failed appraisal (FIRMWARE_CHECK, rule policy:6): no signature") {
 					t.Fatalf("run() = %v, want the firmware refused\n%s", err, out.String())
@@ -334,7 +334,7 @@ func TestDeviceTreeRefused(t *testing.T) {
 	os.WriteFile(e.DTB, []byte("\xd0\x0d\xfe\xed"), 0o644)
 	sys := &fakeSystem{policy: testPolicy + "measure func=FIRMWARE_CHECK pcr=9\n", tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{e}}
 	var out bytes.Buffer
-	err := run(context.Background(), &out, sys)
+	err := Run(context.Background(), &out, sys)
 	if err == nil || !strings.Contains(err.Error(), "refused /boot/board.dtb: entry \"dtb\" names a device tree") || sys.loads != 0 {
 		t.Fatalf("run() = %v, %d loads; want the entry refused for its device tree\n%s", err, sys.loads, out.String())
 	}

@@ -1,4 +1,4 @@
-package main
+package boot
 
 import (
 	"bytes"
@@ -81,11 +81,11 @@ type fakeSystem struct {
 func (s *fakeSystem) LoadModules() (int, error) { return 0, nil }
 func (s *fakeSystem) ReadConfig(p string) ([]byte, error) {
 	switch p {
-	case policyPath:
+	case PolicyPath:
 		return []byte(s.policy), nil
-	case configPath:
+	case ConfigPath:
 		return []byte(s.config), nil
-	case digestsPath:
+	case DigestsPath:
 		if s.digests != "" {
 			return []byte(s.digests), nil
 		}
@@ -187,7 +187,7 @@ func TestRunMeasuresAndHandsOver(t *testing.T) {
 	sys := &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA1, eventlog.AlgSHA256)}
 	sys.entries = []discover.Entry{entry(t, "Debian", kernel, initrd)}
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, sys); err != nil {
+	if err := Run(context.Background(), &out, sys); err != nil {
 		t.Fatalf("run() = %v, want nil\n%s", err, out.String())
 	}
 	if sys.loads != 1 || !sys.loaded.sealed {
@@ -286,7 +286,7 @@ func TestRunRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sys := tt.sys(t)
 			var out bytes.Buffer
-			err := run(context.Background(), &out, sys)
+			err := Run(context.Background(), &out, sys)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("run() = %v, want error containing %q\n%s", err, tt.wantErr, out.String())
 			}
@@ -301,7 +301,7 @@ func TestRunFallsBackToNextEntry(t *testing.T) {
 	sys := &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256)}
 	sys.entries = []discover.Entry{entry(t, "broken", nil, []byte("i")), entry(t, "second", []byte("k2"), []byte("i2"))}
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, sys); err != nil {
+	if err := Run(context.Background(), &out, sys); err != nil {
 		t.Fatalf("run() = %v\n%s", err, out.String())
 	}
 	if !bytes.Equal(sys.loaded.kernel, []byte("k2")) {

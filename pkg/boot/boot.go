@@ -1,4 +1,9 @@
-package main
+// Package boot is measuredboot's boot flow: it reads the image's policy, keys and settings, opens
+// the TPM, records the boot_aggregate, finds the boot entries, reads each file once, measures and
+// appraises it, closes the PCRs it used with separators, hands the logs over in the next
+// initramfs and kexecs, or refuses with the reason. The machine is a System, so the same flow
+// runs at boot (cmds/measuredboot), in tests, and on a host to predict PCR values (mbctl predict).
+package boot
 
 import (
 	"context"
@@ -24,12 +29,13 @@ import (
 	"github.com/measuredboot/measuredboot/pkg/policy"
 )
 
-// Paths inside the image.
+// Paths inside the image: where the build puts the policy, the settings, the certificates and
+// the digest list.
 const (
-	policyPath  = "/etc/measuredboot/policy"
-	configPath  = "/etc/measuredboot/config"
-	keysDir     = "/etc/measuredboot/keys"
-	digestsPath = "/etc/measuredboot/digests"
+	PolicyPath  = "/etc/measuredboot/policy"
+	ConfigPath  = "/etc/measuredboot/config"
+	KeysDir     = "/etc/measuredboot/keys"
+	DigestsPath = "/etc/measuredboot/digests"
 )
 
 // TPM is what the boot flow needs of a TPM.
@@ -38,8 +44,8 @@ type TPM interface {
 	Banks() ([]eventlog.Alg, error)
 }
 
-// system is everything run needs from the machine; tests replace it.
-type system interface {
+// System is everything Run needs from the machine; tests and the predictor replace it.
+type System interface {
 	LoadModules() (int, error)
 	ReadConfig(path string) ([]byte, error)
 	OpenTPM() (TPM, error)
@@ -89,7 +95,7 @@ func parseConfig(b []byte) (config, error) {
 		}
 		k, v, _ := strings.Cut(line, "=")
 		bad := func(want string) error {
-			return fmt.Errorf("%s:%d: %s=%q: want %s", configPath, i+1, k, v, want)
+			return fmt.Errorf("%s:%d: %s=%q: want %s", ConfigPath, i+1, k, v, want)
 		}
 		switch k {
 		case "appraise_mode":
@@ -113,14 +119,14 @@ func parseConfig(b []byte) (config, error) {
 			}
 			c.crossCheck = v == "1"
 		default:
-			return c, fmt.Errorf("%s:%d: unknown setting %q (want appraise_mode, on_refuse, firmware_dir or kernel_ima_crosscheck)", configPath, i+1, k)
+			return c, fmt.Errorf("%s:%d: unknown setting %q (want appraise_mode, on_refuse, firmware_dir or kernel_ima_crosscheck)", ConfigPath, i+1, k)
 		}
 	}
 	return c, nil
 }
 
-// errRecovery is returned by run when the image allows the recovery shell after a refusal.
-var errRecovery = errors.New("recovery shell")
+// ErrRecovery is returned by run when the image allows the recovery shell after a refusal.
+var ErrRecovery = errors.New("recovery shell")
 
 // phases records how long each phase of the boot took, on the monotonic clock.
 type phases struct {
@@ -155,7 +161,7 @@ type flow struct {
 	readBytes int64 // bytes read from files handed over
 	fileBytes int64 // the size of those files
 	out       io.Writer
-	sys       system
+	sys       System
 	cfg       config
 	m         *measure.Measurer
 	appr      *appraise.Appraiser
@@ -164,8 +170,8 @@ type flow struct {
 
 func (f *flow) say(format string, a ...any) { fmt.Fprintf(f.out, "measuredboot: "+format+"\n", a...) }
 
-// run is the whole boot flow. It returns only when nothing was booted; the error says why.
-func run(ctx context.Context, out io.Writer, sys system) error {
+// Run is the whole boot flow. It returns only when nothing was booted; the error says why.
+func Run(ctx context.Context, out io.Writer, sys System) error {
 	f := &flow{out: out, sys: sys}
 	err := f.run(ctx)
 	var r *refusal
@@ -178,7 +184,7 @@ func run(ctx context.Context, out io.Writer, sys system) error {
 		}
 		fmt.Fprintf(out, "measuredboot: %v\n", err)
 		f.say("recovery shell: PCRs %d and %d were extended with a recovery event", recoveryPCR, filesPCR)
-		return errRecovery
+		return ErrRecovery
 	}
 	return err
 }
@@ -199,28 +205,28 @@ func (f *flow) run(ctx context.Context) error {
 	}
 	f.say("loaded %d kernel modules", n)
 
-	cb, err := f.sys.ReadConfig(configPath)
+	cb, err := f.sys.ReadConfig(ConfigPath)
 	if err != nil {
-		return &refusal{configPath, err}
+		return &refusal{ConfigPath, err}
 	}
 	if f.cfg, err = parseConfig(cb); err != nil {
-		return &refusal{configPath, err}
+		return &refusal{ConfigPath, err}
 	}
-	src, err := f.sys.ReadConfig(policyPath)
+	src, err := f.sys.ReadConfig(PolicyPath)
 	if err != nil {
-		return &refusal{policyPath, fmt.Errorf("the image has no policy: %w", err)}
+		return &refusal{PolicyPath, fmt.Errorf("the image has no policy: %w", err)}
 	}
-	if f.pol, err = policy.Parse(policyPath, src); err != nil {
-		return &refusal{policyPath, fmt.Errorf("%w (the image build should have caught this: rebuild with 'make initramfs')", err)}
+	if f.pol, err = policy.Parse(PolicyPath, src); err != nil {
+		return &refusal{PolicyPath, fmt.Errorf("%w (the image build should have caught this: rebuild with 'make initramfs')", err)}
 	}
 	keys, err := f.sys.Keys()
 	if err != nil {
-		return &refusal{keysDir, err}
+		return &refusal{KeysDir, err}
 	}
 	f.appr = &appraise.Appraiser{Keys: keys}
-	if b, err := f.sys.ReadConfig(digestsPath); err == nil {
-		if f.appr.Digests, err = appraise.ParseDigestList(digestsPath, b); err != nil {
-			return &refusal{digestsPath, err}
+	if b, err := f.sys.ReadConfig(DigestsPath); err == nil {
+		if f.appr.Digests, err = appraise.ParseDigestList(DigestsPath, b); err != nil {
+			return &refusal{DigestsPath, err}
 		}
 	}
 	mode := "enforce"
@@ -259,7 +265,7 @@ func (f *flow) run(ctx context.Context) error {
 	// The policy is measured (and appraised) by its own POLICY_CHECK rules before any other rule
 	// is used.
 	pobj := policy.Object{Func: policy.PolicyCheck, Mask: policy.MayRead, HasFile: true}
-	if err := f.check(pobj, policyPath, policyPath, src); err != nil {
+	if err := f.check(pobj, PolicyPath, PolicyPath, src); err != nil {
 		return err
 	}
 
@@ -296,7 +302,7 @@ func (f *flow) run(ctx context.Context) error {
 }
 
 // firmwareLog returns the firmware's event log to append to, or nil when there is none usable.
-func firmwareLog(sys system, banks []eventlog.Alg, say func(string, ...any)) *eventlog.Log {
+func firmwareLog(sys System, banks []eventlog.Alg, say func(string, ...any)) *eventlog.Log {
 	if b, err := sys.FirmwareLog(); err != nil {
 		say("warning: no firmware event log (%v); the handed-over log starts at this environment", err)
 	} else if l, err := eventlog.Parse(b); err != nil {
