@@ -125,10 +125,11 @@ func (v *verifier) bank(alg eventlog.Alg) (map[uint32][]byte, bool) {
 	return vals, true
 }
 
-// isTemplateEvent selects the EV_IPL events whose data is IMA template data (measuredboot's and
-// GRUB-style boot loaders' that use the same record): their digests are the hash of their data.
+// isTemplateEvent selects the EV_IPL and EV_SEPARATOR events whose data is IMA template data
+// (measuredboot's measurements and separators, and boot loaders' that use the same record): their
+// digests are the hash of their data.
 func isTemplateEvent(e eventlog.Event) bool {
-	if e.Type != eventlog.EvIPL {
+	if e.Type != eventlog.EvIPL && e.Type != eventlog.EvSeparator {
 		return false
 	}
 	f, err := ima.ParseTemplateData(e.Data)
@@ -206,7 +207,7 @@ func (v *verifier) verifyTCG(path string) *eventlog.Log {
 		}
 	}
 	if templates > 0 && bad == 0 {
-		fmt.Fprintf(v.out, "tcg: %d EV_IPL events carry IMA template data; each one's digest in every bank is the hash of its data\n", templates)
+		fmt.Fprintf(v.out, "tcg: %d events carry IMA template data; each one's digest in every bank is the hash of its data\n", templates)
 	}
 
 	replay, err := l.Replay()
@@ -318,7 +319,7 @@ func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
 		fmt.Fprintf(v.out, "ima: each entry's %v template digest is the hash of its template data\n", alg)
 	}
 	if len(list) > 0 && list[0].Name() == ima.BootAggregateName {
-		v.checkBootAggregate(list[0])
+		v.checkBootAggregate(list[0], l)
 	}
 
 	var replay map[uint32][]byte
@@ -378,7 +379,7 @@ func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
 func (v *verifier) crossCheck(l *eventlog.Log, alg eventlog.Alg, p uint32, list []ima.ListEntry, entries []int) {
 	var events []eventlog.Event
 	for _, e := range l.Events {
-		if e.PCR == p && e.Type == eventlog.EvIPL {
+		if e.PCR == p && isTemplateEvent(e) {
 			events = append(events, e)
 		}
 	}
@@ -413,7 +414,12 @@ func (v *verifier) crossCheck(l *eventlog.Log, alg eventlog.Alg, p uint32, list 
 }
 
 // checkBootAggregate compares the boot_aggregate entry's digest with the one the PCR values give.
-func (v *verifier) checkBootAggregate(e ima.ListEntry) {
+// The kernel's aggregate is over PCRs 0-9 as they were when its IMA started, and nothing extends
+// them later, so the final values serve. measuredboot records its aggregate in PCR 9 and extends
+// PCRs 8 and 9 afterwards: when the TCG log holds the entry's event, the aggregate is checked
+// against the log's replay of the events before it (the log's replay is checked against the
+// PCRs on its own).
+func (v *verifier) checkBootAggregate(e ima.ListEntry, l *eventlog.Log) {
 	f, err := e.Fields()
 	if err != nil {
 		return
@@ -429,8 +435,29 @@ func (v *verifier) checkBootAggregate(e ima.ListEntry) {
 		fmt.Fprintf(v.out, "ima boot_aggregate not checked: no PCR bank for %q\n", algName)
 		return
 	}
-	vals, ok := v.bank(alg)
-	if !ok {
+	pcrs := "0-9"
+	if h == crypto.SHA1 {
+		pcrs = "0-7"
+	}
+	var vals map[uint32][]byte
+	from := fmt.Sprintf("%v PCRs %s", alg, pcrs)
+	if k := eventIndex(l, e); k >= 0 {
+		pre := *l
+		pre.Events = l.Events[:k]
+		rp, err := pre.Replay()
+		if err != nil {
+			v.problem("ima entry 0 (boot_aggregate): tcg replay up to event %d: %v", l.Events[k].Index, err)
+			return
+		}
+		vals = map[uint32][]byte{}
+		for p := uint32(0); p < 10; p++ {
+			vals[p] = rp[alg][p]
+			if vals[p] == nil {
+				vals[p] = make([]byte, h.Size())
+			}
+		}
+		from += fmt.Sprintf(" as the tcg log replays them before event %d", l.Events[k].Index)
+	} else if vals, ok = v.bank(alg); !ok {
 		return
 	}
 	want, err := ima.BootAggregate(h, vals)
@@ -438,18 +465,25 @@ func (v *verifier) checkBootAggregate(e ima.ListEntry) {
 		v.problem("ima entry 0 (boot_aggregate): %v", err)
 		return
 	}
-	pcrs := "0-9"
-	if h == crypto.SHA1 {
-		pcrs = "0-7"
-	}
 	v.compared++
 	if bytes.Equal(want, recorded) {
-		fmt.Fprintf(v.out, "ima boot_aggregate match %s:%x (%v PCRs %s)\n", algName, recorded, alg, pcrs)
+		fmt.Fprintf(v.out, "ima boot_aggregate match %s:%x (%s)\n", algName, recorded, from)
 		return
 	}
-	fmt.Fprintf(v.out, "ima boot_aggregate MISMATCH want=%x got=%x\n", want, recorded)
-	v.problem("ima entry 0 (boot_aggregate): the list records %s:%x, but %v PCRs %s hash to %x: the list is from another boot, or PCRs %s changed after its kernel's IMA started",
-		algName, recorded, alg, pcrs, want, pcrs)
+	fmt.Fprintf(v.out, "ima boot_aggregate MISMATCH want=%x got=%x (%s)\n", want, recorded, from)
+	v.problem("ima entry 0 (boot_aggregate): the list records %s:%x, but %s hash to %x: the list is from another boot, or PCRs %s changed after the aggregate was taken",
+		algName, recorded, from, want, pcrs)
+}
+
+// eventIndex returns the position in l of the first template event for e's PCR whose data is e's
+// template data, or -1 (also when l is nil).
+func eventIndex(l *eventlog.Log, e ima.ListEntry) int {
+	if l == nil {
+		return -1
+	}
+	return slices.IndexFunc(l.Events, func(x eventlog.Event) bool {
+		return x.PCR == e.PCR && isTemplateEvent(x) && bytes.Equal(x.Data, e.Data)
+	})
 }
 
 // clip shortens an untrusted line for an error message.

@@ -85,8 +85,8 @@ func check(out io.Writer, logDir, tpmDir, cmdlineFile string) error {
 	}
 	fmt.Fprintf(out, "target: replay matches the TPM: %d banks, %d PCR values\n", len(l.Banks()), checked)
 	printIMA(out, filepath.Join(logDir, "ima", "ascii_runtime_measurements_sha256"))
-	// The handed-over files, for checkers on the host (tpm2_eventlog, mbctl verify).
-	for _, f := range []string{"tcg.log", "ima/binary_runtime_measurements_sha256"} {
+	// The handed-over files, for checkers on the host (tpm2_eventlog, evmctl, mbctl verify).
+	for _, f := range []string{"tcg.log", "ima/binary_runtime_measurements", "ima/binary_runtime_measurements_sha256"} {
 		dump(out, logDir, f)
 	}
 	return checkCmdline(out, l, cmdlineFile)

@@ -42,6 +42,8 @@ const (
 type TPM interface {
 	measure.Extender
 	Banks() ([]eventlog.Alg, error)
+	// Read returns the values of pcrs in bank alg (for the boot_aggregate).
+	Read(alg eventlog.Alg, pcrs []uint32) (map[uint32][]byte, error)
 }
 
 // System is everything Run needs from the machine; tests and the predictor replace it.
@@ -262,6 +264,13 @@ func (f *flow) run(ctx context.Context) error {
 	f.say("TPM banks: %s; log has %d firmware events", strings.Join(names, ","), len(log.Events))
 
 	f.m = &measure.Measurer{Policy: f.pol, TPM: tpm, FileHash: crypto.SHA256, Log: log}
+	// The IMA list begins, as the kernel's does, with the boot_aggregate of the PCRs as this
+	// environment found them.
+	t = time.Now()
+	if err := f.bootAggregate(tpm, banks); err != nil {
+		return err
+	}
+	f.ph.add("boot aggregate", t)
 	// The policy is measured (and appraised) by its own POLICY_CHECK rules before any other rule
 	// is used.
 	pobj := policy.Object{Func: policy.PolicyCheck, Mask: policy.MayRead, HasFile: true}
@@ -299,6 +308,44 @@ func (f *flow) run(ctx context.Context) error {
 		last = err
 	}
 	return last
+}
+
+// bootAggregate reads PCRs 0-9 (0-7 for SHA-1) in the bank the kernel would use, SHA-256 or else
+// SHA-1 (else the first bank with a hash here), and records the boot_aggregate entry in PCR 9.
+func (f *flow) bootAggregate(tpm TPM, banks []eventlog.Alg) error {
+	alg := eventlog.Alg(0)
+	for _, want := range []eventlog.Alg{eventlog.AlgSHA256, eventlog.AlgSHA1} {
+		if slices.Contains(banks, want) {
+			alg = want
+			break
+		}
+	}
+	if alg == 0 {
+		for _, b := range banks {
+			if _, ok := b.Hash(); ok {
+				alg = b
+				break
+			}
+		}
+	}
+	h, ok := alg.Hash()
+	if !ok {
+		return &refusal{"/dev/tpmrm0", fmt.Errorf("the TPM's banks %v: none has a hash this build can compute", banks)}
+	}
+	pcrs := []uint32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	if h == crypto.SHA1 {
+		pcrs = pcrs[:8]
+	}
+	vals, err := tpm.Read(alg, pcrs)
+	if err != nil {
+		return fmt.Errorf("cannot read PCRs for the boot_aggregate: %w; nothing is booted unmeasured", err)
+	}
+	sum, err := f.m.BootAggregate(filesPCR, h, vals)
+	if err != nil {
+		return fmt.Errorf("cannot measure the boot_aggregate: %w; nothing is booted unmeasured", err)
+	}
+	fmt.Fprintf(f.out, "measuredboot: %-21s pcr=%-2d %v:%x over %v PCRs 0-%d as found\n", ima.BootAggregateName, filesPCR, alg, sum[:8], alg, pcrs[len(pcrs)-1])
+	return nil
 }
 
 // firmwareLog returns the firmware's event log to append to, or nil when there is none usable.
@@ -511,11 +558,22 @@ func logFiles(m *measure.Measurer) (map[string][]byte, error) {
 		return nil, err
 	}
 	files := map[string][]byte{"tcg.log": tcg}
+	// As the kernel's securityfs: the classic lists with SHA-1 template digests (what evmctl
+	// ima_measurement and older verifiers read), and one list per bank of the TPM.
+	lists := []struct {
+		suffix string
+		h      crypto.Hash
+	}{{"", crypto.SHA1}}
 	for _, alg := range m.Log.Banks() {
-		h, ok := alg.Hash()
-		if !ok {
-			continue
+		if h, ok := alg.Hash(); ok {
+			lists = append(lists, struct {
+				suffix string
+				h      crypto.Hash
+			}{"_" + alg.String(), h})
 		}
+	}
+	for _, l := range lists {
+		h := l.h
 		var bin []byte
 		var asc strings.Builder
 		for _, e := range m.IMA {
@@ -529,8 +587,8 @@ func logFiles(m *measure.Measurer) (map[string][]byte, error) {
 			}
 			asc.WriteString(line + "\n")
 		}
-		files["ima/binary_runtime_measurements_"+alg.String()] = bin
-		files["ima/ascii_runtime_measurements_"+alg.String()] = []byte(asc.String())
+		files["ima/binary_runtime_measurements"+l.suffix] = bin
+		files["ima/ascii_runtime_measurements"+l.suffix] = []byte(asc.String())
 	}
 	return files, nil
 }

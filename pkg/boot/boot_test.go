@@ -3,6 +3,7 @@ package boot
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -18,46 +19,35 @@ import (
 	"github.com/measuredboot/measuredboot/pkg/discover"
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/handover"
+	"github.com/measuredboot/measuredboot/pkg/ima"
 	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
+	"github.com/measuredboot/measuredboot/pkg/measure"
+	"github.com/measuredboot/measuredboot/pkg/tpm"
 )
 
-// fakeTPM keeps PCRs in software, extending them as a TPM does.
+// fakeTPM is a software TPM whose extends can be made to fail.
 type fakeTPM struct {
-	banks []eventlog.Alg
-	pcrs  eventlog.PCRs
-	fail  error
+	*tpm.Soft
+	pcrs eventlog.PCRs // the values after the run, for tests; see sync
+	fail error
 }
 
 func newFakeTPM(banks ...eventlog.Alg) *fakeTPM {
-	t := &fakeTPM{banks: banks, pcrs: eventlog.PCRs{}}
-	for _, b := range banks {
-		t.pcrs[b] = map[uint32][]byte{}
+	s, err := tpm.NewSoft(banks, nil)
+	if err != nil {
+		panic(err)
 	}
-	return t
+	return &fakeTPM{Soft: s, pcrs: s.Values()}
 }
-
-func (t *fakeTPM) Banks() ([]eventlog.Alg, error) { return t.banks, nil }
 
 func (t *fakeTPM) Extend(pcr uint32, ds []eventlog.Digest) error {
 	if t.fail != nil {
 		return t.fail
 	}
-	if len(ds) != len(t.banks) {
-		return fmt.Errorf("extend with %d digests, TPM has %d banks", len(ds), len(t.banks))
-	}
-	for _, d := range ds {
-		h, _ := d.Alg.Hash()
-		old, ok := t.pcrs[d.Alg][pcr]
-		if !ok {
-			old = make([]byte, h.Size())
-		}
-		hh := h.New()
-		hh.Write(old)
-		hh.Write(d.Sum)
-		t.pcrs[d.Alg][pcr] = hh.Sum(nil)
-	}
-	return nil
+	err := t.Soft.Extend(pcr, ds)
+	t.pcrs = t.Soft.Values()
+	return err
 }
 
 // fakeSystem serves files from a temp dir and records what would be kexec'd.
@@ -69,6 +59,7 @@ type fakeSystem struct {
 	sigs    map[string][]byte // signatures of files that are not on disk (the policy)
 	tpm     *fakeTPM
 	noTPM   bool
+	fwlog   []byte // the firmware's event log, if any
 	entries []discover.Entry
 	loaded  struct {
 		kernel, initrd []byte
@@ -98,7 +89,12 @@ func (s *fakeSystem) OpenTPM() (TPM, error) {
 	}
 	return s.tpm, nil
 }
-func (s *fakeSystem) FirmwareLog() ([]byte, error) { return nil, os.ErrNotExist }
+func (s *fakeSystem) FirmwareLog() ([]byte, error) {
+	if s.fwlog == nil {
+		return nil, os.ErrNotExist
+	}
+	return s.fwlog, nil
+}
 func (s *fakeSystem) Entries(context.Context) ([]discover.Entry, []discover.Probe) {
 	return s.entries, []discover.Probe{{Device: "vda1", Err: errors.New("no boot entry: grub: no config")}}
 }
@@ -207,14 +203,27 @@ func TestRunMeasuresAndHandsOver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("handed-over tcg.log: %v", err)
 	}
-	if len(l.Events) != 6 {
-		t.Fatalf("handed-over log has %d events, want 6 (policy, kernel, initrd, cmdline, 2 separators)", len(l.Events))
+	if len(l.Events) != 7 {
+		t.Fatalf("handed-over log has %d events, want 7 (boot_aggregate, policy, kernel, initrd, cmdline, 2 separators)", len(l.Events))
+	}
+	sep, err := ima.NewBuf(0, crypto.SHA256, measure.SeparatorData, measure.SeparatorName)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for i, pcr := range []uint32{8, 9} {
-		ev := l.Events[4+i]
-		if ev.Type != eventlog.EvSeparator || ev.PCR != pcr || !bytes.Equal(ev.Data, []byte{0, 0, 0, 0}) {
-			t.Errorf("event %d = %v in PCR %d (%x), want EV_SEPARATOR 00000000 in PCR %d", 4+i, ev.Type, ev.PCR, ev.Data, pcr)
+		ev := l.Events[5+i]
+		if ev.Type != eventlog.EvSeparator || ev.PCR != pcr || !bytes.Equal(ev.Data, sep.TemplateData()) {
+			t.Errorf("event %d = %v in PCR %d (%x), want EV_SEPARATOR in PCR %d with the separator entry's template data %x", 5+i, ev.Type, ev.PCR, ev.Data, pcr, sep.TemplateData())
 		}
+	}
+	// The boot_aggregate comes first, over the PCRs as the flow found them (all zero here).
+	zeros := map[uint32][]byte{}
+	for p := uint32(0); p < 10; p++ {
+		zeros[p] = make([]byte, 32)
+	}
+	agg, _ := ima.BootAggregate(crypto.SHA256, zeros)
+	if ev := l.Events[0]; ev.PCR != 9 || !bytes.Contains(ev.Data, agg) || !bytes.Contains(ev.Data, []byte("boot_aggregate\x00")) {
+		t.Errorf("event 0 = PCR %d %x, want the boot_aggregate sha256:%x in PCR 9", ev.PCR, ev.Data, agg)
 	}
 	if mm, err := l.Verify(sys.tpm.pcrs); err != nil || len(mm) != 0 {
 		t.Errorf("replay of the handed-over log against the TPM: %v, %v", mm, err)
@@ -228,8 +237,18 @@ func TestRunMeasuresAndHandsOver(t *testing.T) {
 	if !strings.Contains(asc, "ima-buf sha256:") || !strings.Contains(asc, " kexec-cmdline ") {
 		t.Errorf("IMA list lacks the kexec-cmdline entry:\n%s", asc)
 	}
-	if len(files["ima/binary_runtime_measurements_sha1"]) == 0 {
-		t.Errorf("no binary sha1 IMA list handed over; files: %v", keys(files))
+	for _, name := range []string{"ima/binary_runtime_measurements", "ima/binary_runtime_measurements_sha1", "ima/binary_runtime_measurements_sha256"} {
+		list, err := ima.ParseBinaryList(files[name], map[bool]int{true: 20, false: 32}[!strings.HasSuffix(name, "sha256")])
+		if err != nil || len(list) != 7 {
+			t.Errorf("%s: %d entries, %v; want 7; files: %v", name, len(list), err, keys(files))
+			continue
+		}
+		if list[0].Name() != "boot_aggregate" || list[6].Name() != measure.SeparatorName {
+			t.Errorf("%s: first entry %q, last %q; want boot_aggregate and %s", name, list[0].Name(), list[6].Name(), measure.SeparatorName)
+		}
+	}
+	if !bytes.Equal(files["ima/binary_runtime_measurements"], files["ima/binary_runtime_measurements_sha1"]) {
+		t.Errorf("the classic binary list differs from the SHA-1 one")
 	}
 	for _, want := range []string{
 		"measuredboot: KEXEC_KERNEL_CHECK    pcr=9  sha256:" + ksum[:16] + " /boot/vmlinuz measured ima-ng",

@@ -88,7 +88,7 @@ func (m *Measurer) Measure(o Object) (Result, error) {
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", o.Name, err)
 	}
-	if err := m.record(e); err != nil {
+	if err := m.record(e, eventlog.EvIPL); err != nil {
 		return r, fmt.Errorf("%s: %w", o.Name, err)
 	}
 	r.Entry = &m.IMA[len(m.IMA)-1]
@@ -102,26 +102,47 @@ func (m *Measurer) Record(pcr uint32, name string, buf []byte) error {
 	if err != nil {
 		return err
 	}
-	return m.record(e)
+	return m.record(e, eventlog.EvIPL)
 }
 
-// Separator closes pcr: an EV_SEPARATOR event (data 00000000, each bank's digest the bank's hash
-// of it) is extended and logged in the TCG log, so nothing extended later can pose as part of
-// this boot's measurements. It is not an IMA list entry: the kernel's IMA has no separators.
+// SeparatorName is the name of the ima-buf entry that closes a PCR; its buffer is SeparatorData.
+const SeparatorName = "measuredboot.separator"
+
+// SeparatorData is the buffer of a separator entry: the TCG EV_SEPARATOR value for "no error".
+var SeparatorData = []byte{0, 0, 0, 0}
+
+// Separator closes pcr, so that nothing extended later can pose as part of this boot's
+// measurements. It is recorded like every other measurement, so that both logs replay the PCR:
+// an ima-buf entry named SeparatorName whose buffer is SeparatorData, extended with its template
+// digest and logged in the TCG log as an EV_SEPARATOR event whose data is that template data.
+// (The kernel's IMA has no separator; a list that ends without one for a PCR was cut short or
+// continued by someone else.)
 func (m *Measurer) Separator(pcr uint32) error {
-	ev, err := m.Log.Append(pcr, eventlog.EvSeparator, []byte{0, 0, 0, 0})
+	e, err := ima.NewBuf(pcr, crypto.SHA256, SeparatorData, SeparatorName)
 	if err != nil {
 		return err
 	}
-	t0 := time.Now()
-	err = m.TPM.Extend(pcr, ev.Digests)
-	m.Stats.Extends++
-	m.Stats.ExtendTime += time.Since(t0)
-	if err != nil {
-		// The log already holds the event; the caller must not boot (the TPM failed).
+	if err := m.record(e, eventlog.EvSeparator); err != nil {
 		return fmt.Errorf("separator in PCR %d: %w", pcr, err)
 	}
 	return nil
+}
+
+// BootAggregate records the boot_aggregate entry in pcr, as the kernel begins its list: an ima-ng
+// entry named "boot_aggregate" whose file digest is ima.BootAggregate of vals, the values of
+// PCRs 0-9 (0-7 for SHA-1) in the bank whose hash is h, read from the TPM before this
+// environment extended anything.
+// It returns the aggregate.
+func (m *Measurer) BootAggregate(pcr uint32, h crypto.Hash, vals map[uint32][]byte) ([]byte, error) {
+	sum, err := ima.BootAggregate(h, vals)
+	if err != nil {
+		return nil, err
+	}
+	e, err := ima.NewNG(pcr, h, sum, ima.BootAggregateName)
+	if err != nil {
+		return nil, err
+	}
+	return sum, m.record(e, eventlog.EvIPL)
 }
 
 // PCRs returns the PCRs this Measurer extended, in ascending order.
@@ -138,9 +159,10 @@ func (m *Measurer) PCRs() []uint32 {
 	return out
 }
 
-// record extends the entry's PCR with its template digest in every bank, then logs it: the TCG
-// event's data is the entry's template data, so each bank's digest is that bank's hash of the data.
-func (m *Measurer) record(e ima.Entry) error {
+// record extends the entry's PCR with its template digest in every bank, then logs it as a TCG
+// event of type typ whose data is the entry's template data, so each bank's digest is that bank's
+// hash of the data.
+func (m *Measurer) record(e ima.Entry, typ eventlog.EventType) error {
 	td := e.TemplateData()
 	var digests []eventlog.Digest
 	for _, alg := range m.Log.Banks() {
@@ -159,7 +181,7 @@ func (m *Measurer) record(e ima.Entry) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.Log.AppendDigests(e.PCR, eventlog.EvIPL, digests, td); err != nil {
+	if _, err := m.Log.AppendDigests(e.PCR, typ, digests, td); err != nil {
 		return err
 	}
 	m.IMA = append(m.IMA, e)

@@ -1,0 +1,124 @@
+// This test replays what the boot flow hands over with github.com/google/go-eventlog, a parser
+// this project did not write.
+
+package boot
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/google/go-eventlog/register"
+	"github.com/google/go-eventlog/tcg"
+
+	"github.com/measuredboot/measuredboot/pkg/discover"
+	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/ima"
+	"github.com/measuredboot/measuredboot/pkg/tpm"
+)
+
+// seabiosLog is a real firmware log (see pkg/eventlog/testdata/README.md).
+const seabiosLog = "../eventlog/testdata/seabios-1.16.2-swtpm-4banks.bin"
+
+// TestHandoverReplaysWithGoEventlog boots on top of SeaBIOS's log, with a TPM holding what that
+// log replays to, and checks that go-eventlog parses the handed-over log and that its replay of
+// every PCR the log touches equals the TPM's values after the boot.
+func TestHandoverReplaysWithGoEventlog(t *testing.T) {
+	fw, err := os.ReadFile(seabiosLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, err := eventlog.Parse(fw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := fl.Replay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	soft, err := tpm.NewSoft(fl.Banks(), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft := &fakeTPM{Soft: soft}
+	kernel, initrd := bytes.Repeat([]byte("kernel"), 5000), []byte("initrd")
+	sys := &fakeSystem{policy: testPolicy, tpm: ft, fwlog: fw, entries: []discover.Entry{entry(t, "Debian", kernel, initrd)}}
+	var out bytes.Buffer
+	if err := Run(context.Background(), &out, sys); err != nil || sys.loads != 1 {
+		t.Fatalf("Run() = %v, %d loads\n%s", err, sys.loads, out.String())
+	}
+	files := handedOver(t, sys.loaded.initrd, len(initrd))
+	raw := files["tcg.log"]
+	if !bytes.HasPrefix(raw, fw) {
+		t.Fatalf("the handed-over log does not begin with the firmware's log")
+	}
+	el, err := tcg.ParseEventLog(raw, tcg.ParseOpts{})
+	if err != nil {
+		t.Fatalf("go-eventlog: tcg.ParseEventLog(tcg.log) = %v", err)
+	}
+	final := soft.Values()
+	algs := map[eventlog.Alg]register.HashAlg{eventlog.AlgSHA1: register.HashSHA1, eventlog.AlgSHA256: register.HashSHA256, eventlog.AlgSHA384: register.HashSHA384}
+	for alg, galg := range algs {
+		h, _ := alg.Hash()
+		var mrs []register.MR
+		for pcr := uint32(0); pcr < 10; pcr++ {
+			mrs = append(mrs, register.PCR{Index: int(pcr), Digest: final[alg][pcr], DigestAlg: h})
+		}
+		events, err := el.Verify(mrs)
+		if err != nil {
+			t.Errorf("go-eventlog Verify(%v PCRs 0-9 after the boot) = %v", alg, err)
+		}
+		// Ours are the last 7 events: boot_aggregate, policy, kernel, initrd, cmdline, 2 separators.
+		var ours int
+		for _, e := range el.Events(galg) {
+			if e.Index == 8 || e.Index == 9 {
+				ours++
+			}
+		}
+		if ours != 7 {
+			t.Errorf("go-eventlog sees %d %v events in PCRs 8 and 9, want 7", ours, alg)
+		}
+		if len(events) == 0 {
+			t.Errorf("go-eventlog Verify(%v) verified no events", alg)
+		}
+		// A PCR 9 one bit off must not verify: the test can fail.
+		bad := bytes.Clone(final[alg][9])
+		bad[0] ^= 1
+		if _, err := el.Verify([]register.MR{register.PCR{Index: 9, Digest: bad, DigestAlg: h}}); !errors.As(err, new(tcg.ReplayError)) {
+			t.Errorf("go-eventlog Verify(wrong %v PCR 9) = %v, want a ReplayError", alg, err)
+		}
+	}
+	// The boot_aggregate is over the SHA-256 PCRs 0-9 the firmware left (zero where it left none).
+	vals := map[uint32][]byte{}
+	for p := uint32(0); p < 10; p++ {
+		vals[p] = start[eventlog.AlgSHA256][p]
+		if vals[p] == nil {
+			vals[p] = make([]byte, 32)
+		}
+	}
+	want, err := ima.BootAggregate(crypto.SHA256, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := ima.ParseBinaryList(files["ima/binary_runtime_measurements_sha256"], 32)
+	if err != nil || len(list) == 0 {
+		t.Fatalf("IMA list: %d entries, %v", len(list), err)
+	}
+	f, _ := list[0].Fields()
+	if _, sum, _ := ima.SplitDigestNG(f[0]); list[0].Name() != "boot_aggregate" || !bytes.Equal(sum, want) {
+		t.Errorf("IMA entry 0 = %q %x, want boot_aggregate %x", list[0].Name(), sum, want)
+	}
+	// And the IMA list alone replays PCRs 8 and 9, which the firmware did not touch.
+	rp, err := ima.Replay(list, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []uint32{8, 9} {
+		if !bytes.Equal(rp[p], final[eventlog.AlgSHA256][p]) {
+			t.Errorf("the IMA list replays sha256 PCR %d to %x, the TPM holds %x", p, rp[p], final[eventlog.AlgSHA256][p])
+		}
+	}
+}
