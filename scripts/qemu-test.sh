@@ -18,7 +18,11 @@
 #   not-console   optional: fixed strings that must not appear
 #   prepare       optional: run on each partition's root ($1; $2 is "" or "2") after the files are
 #                 copied, e.g. to sign or tamper with them (scenarios/common/lib.sh has helpers)
-#   check         optional: a script run after the boot with the console log as $1 (exit 0 = pass)
+#   before        optional: a script run just before the boot with the first partition's root as
+#                 $1, after a first boot of the same QEMU machine captured the firmware's event
+#                 log to $FWLOG (env also: WORK, POLICY, MBCTL, KVER), e.g. to predict PCR values
+#   check         optional: a script run after the boot with the console log as $1 (exit 0 = pass);
+#                 env: WORK (the scenario's work directory), BUILD, KERNEL, KVER
 # With no argument it runs every scenario under scenarios/. INTERACTIVE=1 shows the console live.
 # Each run ends with PASS or FAIL: <reason> per scenario; the exit status is 0 only if all passed.
 set -euo pipefail
@@ -117,22 +121,21 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# boot DIR: runs one scenario and prints PASS or FAIL: reason.
-boot() {
-  local dir=$1 name; name=$(basename "$dir")
-  local work=$BUILD/scenarios/$name
-  rm -rf "$work"; mkdir -p "$work/tpm"
-  local img
-  img=$(image "$dir") || { echo "FAIL: building the image failed"; return 1; }
-  disk "$dir" "$work" || { echo "FAIL: building the disk failed"; return 1; }
-  local sock=$work/swtpm.sock log=$work/console.log
+# qemu WORK INITRD APPEND LOG: boots the Debian kernel with INITRD under QEMU with a fresh swtpm
+# (state in WORK/tpm) and WORK/disk.img, the serial console going to LOG, until the guest powers
+# off or halts.
+qemu() {
+  local work=$1 initrd=$2 append=$3 log=$4
+  rm -rf "$work/tpm"; mkdir -p "$work/tpm"
+  local sock=$work/swtpm.sock
+  rm -f "$sock"
   swtpm socket --tpm2 --tpmstate dir="$work/tpm" --ctrl type=unixio,path="$sock" \
     --flags not-need-init,startup-clear --log file="$work/swtpm.log" &
   local spid=$!; pids+=("$spid")
   for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
   : > "$log"
   timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg -m 1024 -nographic -no-reboot \
-    -kernel "$KERNEL" -initrd "$img" -append "console=ttyS0 loglevel=4" \
+    -kernel "$KERNEL" -initrd "$initrd" -append "$append" \
     -drive if=none,id=d0,file="$work/disk.img",format=raw,readonly=on -device virtio-blk-pci,drive=d0 \
     -chardev socket,id=chrtpm,path="$sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
     -device tpm-tis,tpmdev=tpm0 -serial "file:$log" -monitor none -display none </dev/null &
@@ -149,6 +152,36 @@ boot() {
   kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true
   if [ -n "$tailpid" ]; then sleep 0.5; kill "$tailpid" 2>/dev/null || true; wait "$tailpid" 2>/dev/null || true; fi
   tr -d '\r' < "$log" > "$log.txt" && mv "$log.txt" "$log"
+}
+
+# firmware_log WORK: boots the demo target straight from the firmware, on the same QEMU machine as
+# the scenario's boot, and extracts the firmware's event log it prints to WORK/firmware.log: what
+# an operator has from an earlier boot of the machine before predicting the next one.
+firmware_log() {
+  local work=$1 log=$1/firmware-console.log
+  qemu "$work" "$BUILD/target.cpio" "console=ttyS0 loglevel=4 measuredboot.firmware-log" "$log"
+  awk '$0 ~ /^target: begin binary_bios_measurements / {on=1; next} /^target: end / {on=0} on && $2 == "b64" {print $3}' "$log" |
+    base64 -d > "$work/firmware.log"
+  [ -s "$work/firmware.log" ] || { echo "the firmware-log boot printed no log (see $log)" >&2; return 1; }
+}
+
+# boot DIR: runs one scenario and prints PASS or FAIL: reason.
+boot() {
+  local dir=$1 name; name=$(basename "$dir")
+  local work=$BUILD/scenarios/$name
+  rm -rf "$work"; mkdir -p "$work"
+  local img
+  img=$(image "$dir") || { echo "FAIL: building the image failed"; return 1; }
+  disk "$dir" "$work" || { echo "FAIL: building the disk failed"; return 1; }
+  if [ -x "$dir/before" ]; then
+    firmware_log "$work" || { echo "FAIL: capturing the firmware's event log failed"; return 1; }
+    local pol=$ROOT/configs/policy
+    [ -f "$dir/policy" ] && pol=$dir/policy
+    WORK=$work FWLOG=$work/firmware.log POLICY=$pol MBCTL=$MBCTL KVER=$KVER "$dir/before" "$work/root" \
+      || { echo "FAIL: $dir/before"; return 1; }
+  fi
+  local log=$work/console.log
+  qemu "$work" "$img" "console=ttyS0 loglevel=4" "$log"
   echo "console log: $log"
   judge "$dir" "$log"
 }
@@ -179,7 +212,7 @@ judge() {
     done < "$dir/not-console"
   fi
   if [ -x "$dir/check" ]; then
-    KERNEL=$KERNEL KVER=$KVER BUILD=$BUILD "$dir/check" "$log" || { echo "FAIL: $dir/check"; return 1; }
+    WORK=$(dirname "$log") KERNEL=$KERNEL KVER=$KVER BUILD=$BUILD "$dir/check" "$log" || { echo "FAIL: $dir/check"; return 1; }
   fi
   echo "PASS"
 }

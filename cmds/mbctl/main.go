@@ -39,6 +39,7 @@ const usage = `usage:
   mbctl keygen [-type p256|p384|rsa2048|rsa3072|rsa4096] [-subject NAME] -o DIR
   mbctl sign   -key KEY [-cert CERT] [-a sha256|sha384|sha512] FILE...
   mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT)
+  mbctl predict -policy P -kernel K [-initrd I] [-firmware F ...] [-cmdline C] [-eventlog FW] [-root DIR]
   mbctl target -o FILE
   mbctl policy check FILE`
 
@@ -57,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdKeygen(args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(args[1:], stdout, stderr)
+	case "predict":
+		return cmdPredict(args[1:], stdout, stderr)
 	case "hashbench":
 		return cmdHashBench(args[1:], stdout, stderr)
 	case "policy":

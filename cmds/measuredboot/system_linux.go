@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,38 +176,9 @@ func (s *linuxSystem) Stop(err error) {
 	}
 }
 
-// maxSigFile bounds a detached signature: an RSA-4096 v2 signature is 521 bytes.
-const maxSigFile = 64 << 10
-
-// Evidence reads path.sig (if present) and the security.ima extended attribute (if the file
-// system has one). A missing file or attribute is no evidence; anything else is an error.
+// Evidence reads path.sig and the security.ima extended attribute.
 func (s *linuxSystem) Evidence(path string) (appraise.Evidence, error) {
-	var ev appraise.Evidence
-	f, err := os.Open(path + ".sig")
-	switch {
-	case err == nil:
-		defer f.Close()
-		b, err := io.ReadAll(io.LimitReader(f, maxSigFile+1))
-		if err != nil {
-			return ev, err
-		}
-		if len(b) > maxSigFile {
-			return ev, fmt.Errorf("%s.sig is larger than %d bytes", path, maxSigFile)
-		}
-		ev.SigFile = b
-	case !errors.Is(err, os.ErrNotExist):
-		return ev, err
-	}
-	buf := make([]byte, maxSigFile)
-	n, err := unix.Getxattr(path, "security.ima", buf)
-	switch {
-	case err == nil:
-		ev.XAttr = buf[:n]
-	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOTSUP):
-	default:
-		return ev, fmt.Errorf("getxattr(%s, security.ima): %w", path, err)
-	}
-	return ev, nil
+	return appraise.ReadEvidence(path)
 }
 
 // Keys loads the certificates built into the image; an image without a key directory has none.

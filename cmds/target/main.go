@@ -1,7 +1,8 @@
 // Command target is the demo system that measuredboot kexecs into: the init of a small initramfs.
 // It reads the logs measuredboot handed over, reads the PCRs from the TPM through sysfs, replays the
 // TCG log for every bank and prints the result per PCR, checks that the command line it was booted
-// with is the one that was measured, and powers off. The QEMU tests judge its console.
+// with is the one that was measured, and powers off. The QEMU tests judge its console. Booted with
+// measuredboot.firmware-log on the command line, it prints the firmware's event log instead.
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +32,15 @@ func main() {
 	} {
 		os.MkdirAll(m.dst, 0o755)
 		unix.Mount(m.src, m.dst, m.typ, 0, "")
+	}
+	if cl, _ := os.ReadFile("/proc/cmdline"); slices.Contains(strings.Fields(string(cl)), "measuredboot.firmware-log") {
+		// Booted directly by the firmware, to show the host the firmware's log for this machine
+		// (mbctl predict -eventlog starts from it); there is nothing handed over to check.
+		os.MkdirAll("/sys/kernel/security", 0o755)
+		unix.Mount("securityfs", "/sys/kernel/security", "securityfs", 0, "")
+		dump(os.Stdout, "/sys/kernel/security/tpm0", "binary_bios_measurements")
+		unix.Sync()
+		unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	}
 	err := check(os.Stdout, "/"+handover.Dir, "/sys/class/tpm/tpm0", "/proc/cmdline")
 	if err != nil {

@@ -8,9 +8,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// FuzzParse checks that Parse never panics, that every log it accepts marshals back to bytes
+// FuzzParseEventLog checks that Parse never panics, that every log it accepts marshals back to bytes
 // that parse to the same log, and that replaying an accepted log does not panic.
-func FuzzParse(f *testing.F) {
+func FuzzParseEventLog(f *testing.F) {
 	// Seeds stay small (under 500 bytes): when a mutation finds new coverage the fuzzer minimizes
 	// it with a quadratic search, and a multi-kilobyte input stalls fuzzing for the default 60 s.
 	// The real SeaBIOS log is checked by TestSeaBIOSLog instead.

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/measuredboot/measuredboot/pkg/appraise"
+	"github.com/measuredboot/measuredboot/pkg/boot"
+	"github.com/measuredboot/measuredboot/pkg/discover"
+	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/imasig"
+	"github.com/measuredboot/measuredboot/pkg/kexec"
+	"github.com/measuredboot/measuredboot/pkg/tpm"
+)
+
+const predictUsage = `usage: mbctl predict -policy P -kernel K [-initrd I] [-firmware F ...] [-cmdline C]
+                     [-eventlog FW | -banks sha256,...] [-root DIR] [-keys DIR] [-digests F] [-config F]
+                     [-all] [-o FILE]
+
+Runs measuredboot's boot flow on this host against a software TPM and prints, for every bank, the
+values the boot will leave in the PCRs it extends, as tpm2_pcrread prints them. The TPM starts
+from zero, or from the values a firmware event log (-eventlog, e.g. a previous boot's
+/sys/kernel/security/tpm0/binary_bios_measurements) replays to; the log's banks are the banks.
+Names are recorded as the boot records them: each file's path relative to -root, the boot
+partition's mount point here. The boot's console lines go to standard error; the exit status is 1
+when the boot would refuse.`
+
+// cmdPredict computes the PCR values a boot of the given files will leave.
+func cmdPredict(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("predict", stderr)
+	pol := fs.String("policy", "", "the image's IMA policy (configs/policy)")
+	kernel := fs.String("kernel", "", "the kernel the entry boots")
+	initrd := fs.String("initrd", "", "the entry's initramfs, if any")
+	var firmware multi
+	fs.Var(&firmware, "firmware", "an early image before the initramfs (CPU microcode), in order; repeatable")
+	cmdline := fs.String("cmdline", "", "the entry's kernel command line")
+	fwlog := fs.String("eventlog", "", "the firmware's TCG event log to start from")
+	banksFlag := fs.String("banks", "sha256", "PCR banks when there is no -eventlog: sha1,sha256,sha384,sha512")
+	root := fs.String("root", "/", "the boot partition's root on this host: names are recorded relative to it")
+	keys := fs.String("keys", "", "the image's certificate directory, for a policy that appraises")
+	digests := fs.String("digests", "", "the image's digest list, if any")
+	config := fs.String("config", "", "the image's settings (key=value lines), if any")
+	all := fs.Bool("all", false, "also print the PCRs only the firmware extended")
+	outFile := fs.String("o", "", "also write the printed values, in order, as raw bytes (tpm2_pcrread -o, tpm2_policypcr -f)")
+	fs.Usage = func() { fmt.Fprintln(stderr, predictUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *pol == "" || *kernel == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return errors.New("predict: -policy and -kernel are required")
+	}
+	sys := &hostSystem{policy: *pol, config: *config, digests: *digests, keys: *keys}
+	var start eventlog.PCRs
+	var banks []eventlog.Alg
+	if *fwlog != "" {
+		b, err := os.ReadFile(*fwlog)
+		if err != nil {
+			return err
+		}
+		l, err := eventlog.Parse(b)
+		if err != nil {
+			return fmt.Errorf("predict: %s: %w", *fwlog, err)
+		}
+		if start, err = l.Replay(); err != nil {
+			return fmt.Errorf("predict: %s: %w", *fwlog, err)
+		}
+		sys.fwlog, banks = b, l.Banks()
+	} else {
+		for _, n := range strings.Split(*banksFlag, ",") {
+			a, ok := eventlog.AlgFromName(strings.TrimSpace(n))
+			if !ok {
+				return fmt.Errorf("predict: -banks: unknown bank %q (want sha1, sha256, sha384 or sha512)", n)
+			}
+			banks = append(banks, a)
+		}
+	}
+	soft, err := tpm.NewSoft(banks, start)
+	if err != nil {
+		return err
+	}
+	sys.tpm = soft
+	r, err := filepath.Abs(*root)
+	if err != nil {
+		return err
+	}
+	e := discover.Entry{Name: "predicted", Source: "mbctl predict", Cmdline: *cmdline, FS: discover.FS{Mount: r, Type: "ext4", Magic: 0xef53}}
+	if e.Kernel, err = filepath.Abs(*kernel); err != nil {
+		return err
+	}
+	for _, p := range append(firmware, *initrd) {
+		if p == "" {
+			continue
+		}
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		e.Initrds = append(e.Initrds, a)
+	}
+	sys.entry = e
+
+	if err := boot.Run(context.Background(), stderr, sys); err != nil {
+		return fmt.Errorf("predict: the boot would not kexec: %w", err)
+	}
+	if !sys.loaded {
+		return errors.New("predict: the boot flow ended without loading a kernel")
+	}
+	// The PCRs the boot extended: those whose value differs from the start.
+	final := soft.Values()
+	var raw []byte
+	for _, b := range banks {
+		var pcrs []uint32
+		for p, v := range final[b] {
+			if *all || !slices.Equal(v, start[b][p]) {
+				pcrs = append(pcrs, p)
+			}
+		}
+		slices.Sort(pcrs)
+		fmt.Fprintf(stdout, "  %v:\n", b)
+		for _, p := range pcrs {
+			fmt.Fprintf(stdout, "    %-2d: 0x%X\n", p, final[b][p])
+			raw = append(raw, final[b][p]...)
+		}
+	}
+	if *outFile != "" {
+		return os.WriteFile(*outFile, raw, 0o644)
+	}
+	return nil
+}
+
+// hostSystem is the boot flow's machine on a host: files from this file system, a software TPM,
+// and a kexec that records instead of booting.
+type hostSystem struct {
+	policy, config, digests, keys string
+	fwlog                         []byte
+	tpm                           *tpm.Soft
+	entry                         discover.Entry
+	loaded                        bool
+	onLoad                        func(kernel, initrd *kexec.Buffer, cmdline string) // for tests
+}
+
+func (s *hostSystem) LoadModules() (int, error) { return 0, nil }
+
+func (s *hostSystem) ReadConfig(path string) ([]byte, error) {
+	file := map[string]string{boot.PolicyPath: s.policy, boot.ConfigPath: s.config, boot.DigestsPath: s.digests}[path]
+	if file == "" {
+		if path == boot.ConfigPath {
+			return nil, nil // no settings: the defaults
+		}
+		return nil, os.ErrNotExist
+	}
+	return os.ReadFile(file)
+}
+
+func (s *hostSystem) OpenTPM() (boot.TPM, error) { return s.tpm, nil }
+
+func (s *hostSystem) FirmwareLog() ([]byte, error) {
+	if s.fwlog == nil {
+		return nil, errors.New("none given (-eventlog)")
+	}
+	return s.fwlog, nil
+}
+
+func (s *hostSystem) Entries(context.Context) ([]discover.Entry, []discover.Probe) {
+	return []discover.Entry{s.entry}, nil
+}
+
+func (s *hostSystem) ReadFile(path string) (*kexec.Buffer, error) { return kexec.ReadFile(path) }
+
+func (s *hostSystem) ReadFiles(name string, paths []string) (*kexec.Buffer, []kexec.Part, error) {
+	return kexec.ReadFiles(name, paths)
+}
+
+func (s *hostSystem) Evidence(path string) (appraise.Evidence, error) {
+	return appraise.ReadEvidence(path)
+}
+
+func (s *hostSystem) Keys() ([]imasig.Key, error) {
+	if s.keys == "" {
+		return nil, nil
+	}
+	return imasig.LoadKeys(s.keys)
+}
+
+func (s *hostSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
+	s.loaded = true
+	if s.onLoad != nil {
+		s.onLoad(k, i, cmdline)
+	}
+	return nil
+}
+
+func (s *hostSystem) KexecReboot() error           { return nil }
+func (s *hostSystem) KernelIMA() ([]string, error) { return nil, nil }
+func (s *hostSystem) EnableKernelIMA() error       { return nil }

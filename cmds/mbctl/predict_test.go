@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/u-root/mkuimage/cpio"
+
+	"github.com/measuredboot/measuredboot/pkg/boot"
+	"github.com/measuredboot/measuredboot/pkg/discover"
+	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/handover"
+	"github.com/measuredboot/measuredboot/pkg/ima"
+	"github.com/measuredboot/measuredboot/pkg/kexec"
+	"github.com/measuredboot/measuredboot/pkg/measure"
+	"github.com/measuredboot/measuredboot/pkg/tpm"
+)
+
+const seabiosLog = "../../pkg/eventlog/testdata/seabios-1.16.2-swtpm-4banks.bin"
+
+// extendAll returns the value of a PCR that starts at start and is extended with each digest.
+func extendAll(h crypto.Hash, start []byte, digests ...[]byte) []byte {
+	v := start
+	if v == nil {
+		v = make([]byte, h.Size())
+	}
+	for _, d := range digests {
+		hh := h.New()
+		hh.Write(v)
+		hh.Write(d)
+		v = hh.Sum(nil)
+	}
+	return v
+}
+
+// TestPredict checks mbctl predict's values against a computation of its own from the IMA
+// primitives: the boot_aggregate over the firmware's PCRs, then the policy, kernel and initrd in
+// PCR 9, the command line in PCR 8, and a separator in each.
+func TestPredict(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "boot"), 0o755)
+	kernel := bytes.Repeat([]byte("a kernel "), 1000)
+	initrd := []byte("an initramfs")
+	writeFile(t, dir, "boot/vmlinuz", kernel)
+	writeFile(t, dir, "boot/initrd.img", initrd)
+	polPath := "../../configs/policy"
+	pol, err := os.ReadFile(polPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cmdline = "console=ttyS0 ro"
+	var out, stderr bytes.Buffer
+	raw := filepath.Join(dir, "pcrs.bin")
+	args := []string{"-policy", polPath, "-root", dir, "-kernel", filepath.Join(dir, "boot/vmlinuz"), "-initrd", filepath.Join(dir, "boot/initrd.img"),
+		"-cmdline", cmdline, "-eventlog", seabiosLog, "-o", raw}
+	if err := run(append([]string{"predict"}, args...), &out, &stderr); err != nil {
+		t.Fatalf("mbctl predict = %v\n%s", err, stderr.String())
+	}
+	got, err := parsePCRFile(out.Bytes())
+	if err != nil {
+		t.Fatalf("parsing predict's output as tpm2_pcrread output: %v\n%s", err, out.String())
+	}
+
+	fw, _ := os.ReadFile(seabiosLog)
+	fl, err := eventlog.Parse(fw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, _ := fl.Replay()
+	agg := map[uint32][]byte{}
+	for p := uint32(0); p < 10; p++ {
+		agg[p] = start[eventlog.AlgSHA256][p]
+		if agg[p] == nil {
+			agg[p] = make([]byte, 32)
+		}
+	}
+	aggSum, err := ima.BootAggregate(crypto.SHA256, agg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(b []byte) []byte { s := crypto.SHA256.New(); s.Write(b); return s.Sum(nil) }
+	must := func(e ima.Entry, err error) ima.Entry {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	pcr9 := []ima.Entry{
+		must(ima.NewNG(9, crypto.SHA256, aggSum, "boot_aggregate")),
+		must(ima.NewNG(9, crypto.SHA256, sum(pol), "/etc/measuredboot/policy")),
+		must(ima.NewNG(9, crypto.SHA256, sum(kernel), "/boot/vmlinuz")),
+		must(ima.NewNG(9, crypto.SHA256, sum(initrd), "/boot/initrd.img")),
+		must(ima.NewBuf(9, crypto.SHA256, measure.SeparatorData, measure.SeparatorName)),
+	}
+	pcr8 := []ima.Entry{
+		must(ima.NewBuf(8, crypto.SHA256, []byte(cmdline), "kexec-cmdline")),
+		must(ima.NewBuf(8, crypto.SHA256, measure.SeparatorData, measure.SeparatorName)),
+	}
+	var wantRaw []byte
+	for _, alg := range fl.Banks() {
+		h, _ := alg.Hash()
+		for _, tc := range []struct {
+			pcr     uint32
+			entries []ima.Entry
+		}{{8, pcr8}, {9, pcr9}} {
+			var ds [][]byte
+			for _, e := range tc.entries {
+				d, _ := e.TemplateDigest(h)
+				ds = append(ds, d)
+			}
+			want := extendAll(h, start[alg][tc.pcr], ds...)
+			wantRaw = append(wantRaw, want...)
+			if !bytes.Equal(got[alg][tc.pcr], want) {
+				t.Errorf("predict %v PCR %d = %x, want %x", alg, tc.pcr, got[alg][tc.pcr], want)
+			}
+		}
+		if len(got[alg]) != 2 {
+			t.Errorf("predict printed %d %v PCRs, want 2 (8 and 9)", len(got[alg]), alg)
+		}
+	}
+	if b, err := os.ReadFile(raw); err != nil || !bytes.Equal(b, wantRaw) {
+		t.Errorf("-o wrote %d bytes (%v), want the %d bytes of the values in order", len(b), err, len(wantRaw))
+	}
+	if !strings.Contains(stderr.String(), "measuredboot: kexec predicted") {
+		t.Errorf("predict's stderr lacks the boot's console lines:\n%s", stderr.String())
+	}
+
+	// -all adds the firmware's PCRs, as the TPM held them after SeaBIOS.
+	out.Reset()
+	if err := run(append([]string{"predict", "-all"}, args...), &out, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	all, err := parsePCRFile(out.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpmFile, err := os.ReadFile("../../pkg/eventlog/testdata/seabios-1.16.2-swtpm-4banks.pcrs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpm, err := parsePCRFile(tpmFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := uint32(0); p < 8; p++ {
+		if !bytes.Equal(all[eventlog.AlgSHA256][p], tpm[eventlog.AlgSHA256][p]) {
+			t.Errorf("predict -all sha256 PCR %d = %x, the TPM held %x after the firmware", p, all[eventlog.AlgSHA256][p], tpm[eventlog.AlgSHA256][p])
+		}
+	}
+
+	// Without a firmware log it starts from zero, in the banks asked for.
+	out.Reset()
+	if err := run([]string{"predict", "-banks", "sha384", "-policy", polPath, "-kernel", filepath.Join(dir, "boot/vmlinuz")}, &out, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if z, err := parsePCRFile(out.Bytes()); err != nil || len(z) != 1 || len(z[eventlog.AlgSHA384]) != 2 {
+		t.Errorf("predict -banks sha384 = %v, %v; want sha384 PCRs 8 and 9\n%s", z, err, out.String())
+	}
+}
+
+// TestPredictRefusal: a boot the policy would refuse is an error naming the reason, not values.
+func TestPredictRefusal(t *testing.T) {
+	dir := t.TempDir()
+	k := writeFile(t, dir, "vmlinuz", []byte("unsigned kernel"))
+	pol := writeFile(t, dir, "policy", []byte("measure func=KEXEC_KERNEL_CHECK pcr=9\nappraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n"))
+	var out, stderr bytes.Buffer
+	err := run([]string{"predict", "-policy", pol, "-root", dir, "-kernel", k}, &out, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "would not kexec") || !strings.Contains(err.Error(), "no signature") {
+		t.Errorf("predict of an unsigned kernel under imasig = %v, want 'would not kexec ... no signature'", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("predict printed values for a refused boot:\n%s", out.String())
+	}
+	if err := run([]string{"predict", "-kernel", k}, &out, &stderr); err == nil {
+		t.Error("predict without -policy succeeded")
+	}
+}
+
+// TestVerifyFlowLogs runs the boot flow (as predict does) on top of SeaBIOS's log, takes the logs
+// it hands over, and checks that mbctl verify accepts them against the software TPM's values:
+// the boot_aggregate in PCR 9 against the TCG log before it, the separators in both logs. A PCR
+// value one bit off must fail.
+func TestVerifyFlowLogs(t *testing.T) {
+	dir := t.TempDir()
+	k := writeFile(t, dir, "vmlinuz", bytes.Repeat([]byte("k"), 4096))
+	i := writeFile(t, dir, "initrd.img", []byte("initrd"))
+	fw, err := os.ReadFile(seabiosLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, _ := eventlog.Parse(fw)
+	start, _ := fl.Replay()
+	soft, err := tpm.NewSoft(fl.Banks(), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := &hostSystem{policy: "../../configs/policy", fwlog: fw, tpm: soft,
+		entry: discover.Entry{Name: "e", Kernel: k, Initrds: []string{i}, Cmdline: "ro", FS: discover.FS{Mount: dir}}}
+	var initrd []byte
+	sys.onLoad = func(_, in *kexec.Buffer, _ string) { initrd = bytes.Clone(in.All()) }
+	var console bytes.Buffer
+	if err := boot.Run(context.Background(), &console, sys); err != nil {
+		t.Fatalf("boot.Run = %v\n%s", err, console.String())
+	}
+	// The handover archive follows the 6-byte initrd at the next 512-byte boundary.
+	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(initrd[handover.Align:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Mode&cpio.S_IFMT == cpio.S_IFREG {
+			b, _ := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
+			writeFile(t, dir, filepath.Base(r.Name), b)
+		}
+	}
+	var pcrs strings.Builder
+	for alg, vals := range soft.Values() {
+		for p, v := range vals {
+			fmt.Fprintf(&pcrs, "%v:%d=%x\n", alg, p, v)
+		}
+	}
+	good := writeFile(t, dir, "pcrs", []byte(pcrs.String()))
+	var out, stderr bytes.Buffer
+	args := []string{"verify", "-tcg", filepath.Join(dir, "tcg.log"), "-ima", filepath.Join(dir, "binary_runtime_measurements_sha256")}
+	if err := run(append(args, "-pcrs", good), &out, &stderr); err != nil {
+		t.Fatalf("verify of the flow's logs = %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"ima boot_aggregate match sha256:", "as the tcg log replays them before event 16", "ima sha256 pcr  9 match: IMA entries 0,1,2,3,6", "tcg sha512 pcr  9 match"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("verify output lacks %q:\n%s", want, out.String())
+		}
+	}
+	bad := soft.Values()
+	bad[eventlog.AlgSHA256][9][0] ^= 1
+	pcrs.Reset()
+	for alg, vals := range bad {
+		for p, v := range vals {
+			fmt.Fprintf(&pcrs, "%v:%d=%x\n", alg, p, v)
+		}
+	}
+	out.Reset()
+	if err := run(append(args, "-pcrs", writeFile(t, dir, "bad", []byte(pcrs.String()))), &out, &stderr); err == nil || !strings.Contains(err.Error(), "tcg sha256 PCR 9 MISMATCH") {
+		t.Errorf("verify against a changed sha256 PCR 9 = %v, want a PCR 9 mismatch", err)
+	}
+}
