@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 
@@ -120,5 +121,45 @@ func TestHandoverReplaysWithGoEventlog(t *testing.T) {
 		if !bytes.Equal(rp[p], final[eventlog.AlgSHA256][p]) {
 			t.Errorf("the IMA list replays sha256 PCR %d to %x, the TPM holds %x", p, rp[p], final[eventlog.AlgSHA256][p])
 		}
+	}
+}
+
+// TestBootAggregateIsTheKernels boots on the firmware state of a real QEMU boot whose kernel's own
+// IMA list was captured (pkg/ima/testdata): the flow's boot_aggregate must be the kernel's.
+func TestBootAggregateIsTheKernels(t *testing.T) {
+	fw, err := os.ReadFile("../ima/testdata/linux-6.1-swtpm.bios.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	asc, err := os.ReadFile("../ima/testdata/linux-6.1-swtpm.ima.ascii")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernelList, err := ima.ParseASCIIList(asc)
+	if err != nil || len(kernelList) == 0 || kernelList[0].Fields[1] != ima.BootAggregateName {
+		t.Fatalf("the captured kernel list: %v", err)
+	}
+	fl, err := eventlog.Parse(fw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, _ := fl.Replay()
+	soft, err := tpm.NewSoft(fl.Banks(), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := &fakeSystem{policy: testPolicy, tpm: &fakeTPM{Soft: soft}, fwlog: fw, entries: []discover.Entry{entry(t, "e", []byte("k"), []byte("i"))}}
+	var out bytes.Buffer
+	if err := Run(context.Background(), &out, sys); err != nil {
+		t.Fatalf("Run() = %v\n%s", err, out.String())
+	}
+	list, err := ima.ParseBinaryList(handedOver(t, sys.loaded.initrd, 1)["ima/binary_runtime_measurements"], 20)
+	if err != nil || len(list) == 0 {
+		t.Fatalf("handed-over list: %d entries, %v", len(list), err)
+	}
+	ours, _ := list[0].Fields()
+	alg, sum, _ := ima.SplitDigestNG(ours[0])
+	if got, want := fmt.Sprintf("%s:%x", alg, sum), kernelList[0].Fields[0]; list[0].Name() != ima.BootAggregateName || got != want {
+		t.Errorf("our boot_aggregate %s, the kernel's %s", got, want)
 	}
 }
