@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -50,7 +51,15 @@ type Options struct {
 	Config        []string // key=value lines for /etc/measuredboot/config
 	Output        string   // the .cpio.xz to write
 	NoBootProgram bool     // build the same image without measuredboot (a size baseline)
+	// Uinit is the import path of the program init starts instead of measuredboot: the
+	// benchmark's u-root boot baseline (bench/urootboot). Never for a product image.
+	Uinit string
 }
+
+// BuildTags are the Go build tags of every image: nethttpomithttp2 leaves HTTP/2 out of net/http,
+// which u-root's GRUB and syslinux parsers link (through pkg/curl) although a local boot never
+// uses the network.
+var BuildTags = []string{"nethttpomithttp2"}
 
 // ReadList reads a list file: one item per line, '#' comments and blank lines ignored.
 func ReadList(path string) ([]string, error) {
@@ -255,14 +264,18 @@ func Build(o Options) error {
 	mods := []uimage.Modifier{
 		uimage.WithTempDir(stage),
 		uimage.WithEnv(golang.DisableCGO(), golang.WithGOARCH("amd64"), golang.WithGOOS("linux"),
-			golang.WithGOROOT(strings.TrimSpace(string(goroot)))),
+			golang.WithGOROOT(strings.TrimSpace(string(goroot))), golang.WithBuildTag(BuildTags...)),
 		uimage.WithInit("init"),
 		uimage.WithShell("gosh"),
 		uimage.WithSkipLDD(),
 		uimage.WithFiles(files...),
 		uimage.WithCPIOOutput(filepath.Join(stage, "image.cpio")),
 	}
-	if !o.NoBootProgram {
+	switch {
+	case o.Uinit != "":
+		cmds = append(cmds, o.Uinit)
+		mods = append(mods, uimage.WithUinit(path.Base(o.Uinit)))
+	case !o.NoBootProgram:
 		cmds = append(cmds, BootProgram)
 		mods = append(mods, uimage.WithUinit("measuredboot"))
 	}

@@ -3,8 +3,10 @@
 # (swtpm) and a GPT disk holding the scenario's boot partition, and judges the serial console.
 #
 # A scenario directory holds:
-#   expect        "kexec" (the target booted and its replay matched the TPM in every bank) or
-#                 "refuse" (the target never ran and measuredboot printed its refusal line)
+#   expect        "kexec" (the target booted and its replay matched the TPM in every bank),
+#                 "refuse" (the target never ran and measuredboot printed its refusal line) or
+#                 "unmeasured" (benchmarks only: the target ran, booted by a uinit other than
+#                 measuredboot, so it has nothing handed over to check)
 #   files         lines "SOURCE DEST": copy a built artifact (kernel = the Debian cloud kernel,
 #                 target = the demo target initramfs) to DEST on the boot partition
 #   disk/         copied onto the boot partition (grub.cfg, BLS entries ...); @KVER@ in a file is
@@ -14,6 +16,8 @@
 #   policy        optional: the policy to build in (default configs/policy)
 #   keys/         optional: certificates to build in
 #   config        optional: key=value lines for the image's config
+#   uinit         optional (benchmarks only): the import path of the program init starts instead
+#                 of measuredboot
 #   console       optional: fixed strings that must appear on the console, one per line
 #   not-console   optional: fixed strings that must not appear
 #   prepare       optional: run on each partition's root ($1; $2 is "" or "2") after the files are
@@ -51,13 +55,15 @@ image() {
   if [ -f "$dir/config" ]; then
     while IFS= read -r l; do [ -n "$l" ] && cfg+=(-config "$l"); done < "$dir/config"
   fi
+  local uinit=()
+  [ -f "$dir/uinit" ] && uinit=(-uinit "$(cat "$dir/uinit")")
   local key
-  key=$( { cat "$pol"; [ -n "$keys" ] && cat "$keys"/* ; [ -f "$dir/config" ] && cat "$dir/config";
+  key=$( { cat "$pol"; [ -n "$keys" ] && cat "$keys"/* ; [ -f "$dir/config" ] && cat "$dir/config"; echo "${uinit[@]}";
            cat "$ROOT/configs/modules"; sha256sum "$MBCTL"; } | sha256sum | cut -c1-16)
   local out=$BUILD/images/$key.cpio.xz
   if [ ! -f "$out" ]; then
     mkdir -p "$BUILD/images"
-    (cd "$ROOT" && "$MBCTL" build -policy "$pol" ${keys:+-keys "$keys"} "${cfg[@]}" \
+    (cd "$ROOT" && "$MBCTL" build -policy "$pol" ${keys:+-keys "$keys"} "${cfg[@]}" "${uinit[@]}" \
        -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$out") >&2 || return 1
   fi
   echo "$out"
@@ -197,7 +203,10 @@ judge() {
       grep -q "^measuredboot: refused " "$log" || { echo "FAIL: no 'measuredboot: refused' line"; return 1; }
       if grep -q "^target:" "$log"; then echo "FAIL: the target ran"; return 1; fi
       if grep -q "^measuredboot: kexec " "$log"; then echo "FAIL: measuredboot kexec'd"; return 1; fi ;;
-    *) echo "FAIL: $dir/expect says '$expect', want kexec or refuse"; return 1 ;;
+    unmeasured)
+      grep -q "^target:" "$log" || { echo "FAIL: the target did not run"; return 1; }
+      if grep -q "^measuredboot:" "$log"; then echo "FAIL: measuredboot ran"; return 1; fi ;;
+    *) echo "FAIL: $dir/expect says '$expect', want kexec, refuse or unmeasured"; return 1 ;;
   esac
   if [ -f "$dir/console" ]; then
     while IFS= read -r want; do

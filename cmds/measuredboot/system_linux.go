@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/measuredboot/measuredboot/pkg/discover"
 	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
+	"github.com/measuredboot/measuredboot/pkg/kmod"
 	"github.com/measuredboot/measuredboot/pkg/tpm"
 )
 
@@ -43,42 +43,7 @@ func newSystem() *linuxSystem { return &linuxSystem{pool: &mount.Pool{}} }
 
 // LoadModules loads, in order, the modules the image lists (the build resolved their
 // dependencies). A module that is already loaded or built in is fine.
-func (s *linuxSystem) LoadModules() (int, error) {
-	f, err := os.Open(modulesList)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	} else if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	n := 0
-	var errs []error
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		p := strings.TrimSpace(sc.Text())
-		if p == "" {
-			continue
-		}
-		if err := loadModule(p); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		n++
-	}
-	return n, errors.Join(errs...)
-}
-
-func loadModule(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("finit_module(%s): %w", path, err)
-	}
-	return nil
-}
+func (s *linuxSystem) LoadModules() (int, error) { return kmod.LoadList(modulesList) }
 
 func (s *linuxSystem) ReadConfig(path string) ([]byte, error) { return os.ReadFile(path) }
 
