@@ -54,6 +54,9 @@ type Options struct {
 	// Uinit is the import path of the program init starts instead of measuredboot: the
 	// benchmark's u-root boot baseline (bench/urootboot). Never for a product image.
 	Uinit string
+	// Extra are import paths of more commands for the busybox: u-root's boot command in the
+	// benchmark's "what measuredboot replaces" image. Never for a product image.
+	Extra []string
 }
 
 // BuildTags are the Go build tags of every image: nethttpomithttp2 leaves HTTP/2 out of net/http,
@@ -260,7 +263,7 @@ func Build(o Options) error {
 	if err != nil {
 		return fmt.Errorf("go env GOROOT: %w (is Go installed and on PATH?)", err)
 	}
-	cmds := append([]string{}, Commands...)
+	cmds := append(append([]string{}, Commands...), o.Extra...)
 	mods := []uimage.Modifier{
 		uimage.WithTempDir(stage),
 		uimage.WithEnv(golang.DisableCGO(), golang.WithGOARCH("amd64"), golang.WithGOOS("linux"),

@@ -140,7 +140,7 @@ qemu() {
   local spid=$!; pids+=("$spid")
   for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
   : > "$log"
-  timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg -m 1024 -nographic -no-reboot \
+  timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg ${QEMU_CPU:+-cpu "$QEMU_CPU"} -smp "${QEMU_SMP:-2}" -m 1024 -nographic -no-reboot \
     -kernel "$KERNEL" -initrd "$initrd" -append "$append" \
     -drive if=none,id=d0,file="$work/disk.img",format=raw,readonly=on -device virtio-blk-pci,drive=d0 \
     -chardev socket,id=chrtpm,path="$sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \

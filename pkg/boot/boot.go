@@ -362,24 +362,66 @@ func firmwareLog(sys System, banks []eventlog.Alg, say func(string, ...any)) *ev
 	return nil
 }
 
-// check takes one object through measurement and appraisal and prints its console line. name is
-// what the logs record, path where the file is (for its signature). A TPM or log failure is
-// returned as a plain error (fatal); a failed appraisal in enforce mode is a refusal.
-func (f *flow) check(o policy.Object, name, path string, data []byte) error {
-	d := f.pol.Evaluate(o)
-	var ev appraise.Evidence
-	if d.Appraise && o.HasFile {
-		var err error
-		if ev, err = f.sys.Evidence(path); err != nil {
-			return &refusal{name, fmt.Errorf("reading its signature: %w", err)}
+// pending is one object on its way through check: the policy's decision, the evidence read for
+// it and its digest algorithm, before the hashing (which may run for several objects at once).
+type pending struct {
+	obj measure.Object
+	d   policy.Decision
+	ev  appraise.Evidence
+	err error // reading its evidence failed: a refusal when its turn comes
+}
+
+// prepare evaluates the policy for one object and reads its evidence if it is to be appraised.
+// name is what the logs record, path where the file is (for its signature).
+func (f *flow) prepare(o policy.Object, name, path string, data []byte) *pending {
+	p := &pending{d: f.pol.Evaluate(o)}
+	if p.d.Appraise && o.HasFile {
+		if ev, err := f.sys.Evidence(path); err != nil {
+			p.err = &refusal{name, fmt.Errorf("reading its signature: %w", err)}
+		} else {
+			p.ev = ev
 		}
 	}
-	h := appraise.Hash(ev, crypto.SHA256)
-	sig := ev.SigFile
+	sig := p.ev.SigFile
 	if sig == nil {
-		sig = ev.XAttr
+		sig = p.ev.XAttr
 	}
-	r, err := f.m.Measure(measure.Object{Object: o, Name: name, Data: data, Hash: h, Sig: sig})
+	p.obj = measure.Object{Object: o, Name: name, Data: data, Hash: appraise.Hash(p.ev, crypto.SHA256), Sig: sig}
+	return p
+}
+
+// hash computes, all at once, the digests of the objects a rule measures or appraises.
+func (f *flow) hash(ps ...*pending) error {
+	var objs []*measure.Object
+	for _, p := range ps {
+		if p.err == nil && (p.d.Measure || p.d.Appraise) {
+			objs = append(objs, &p.obj)
+		}
+	}
+	if err := f.m.Hash(objs...); err != nil {
+		return fmt.Errorf("cannot measure: %w; nothing is booted unmeasured", err)
+	}
+	return nil
+}
+
+// check takes one object through measurement and appraisal: prepare, hash, finish.
+func (f *flow) check(o policy.Object, name, path string, data []byte) error {
+	p := f.prepare(o, name, path, data)
+	if err := f.hash(p); err != nil {
+		return err
+	}
+	return f.finish(p)
+}
+
+// finish measures and appraises a prepared (and hashed) object and prints its console line. A
+// TPM or log failure is returned as a plain error (fatal); a failed appraisal in enforce mode is a
+// refusal.
+func (f *flow) finish(p *pending) error {
+	if p.err != nil {
+		return p.err
+	}
+	o, d, ev, name := p.obj.Object, p.d, p.ev, p.obj.Name
+	r, err := f.m.Measure(p.obj)
 	if err != nil {
 		return fmt.Errorf("cannot measure %s: %w; nothing is booted unmeasured", name, err)
 	}
@@ -390,7 +432,7 @@ func (f *flow) check(o policy.Object, name, path string, data []byte) error {
 	var aerr error
 	if d.Appraise {
 		t := time.Now()
-		aerr = f.appr.Appraise(d, o.Func, name, h, r.Digest, ev)
+		aerr = f.appr.Appraise(d, o.Func, name, r.Hash, r.Digest, ev)
 		f.ph.add("appraise", t)
 		var ae *appraise.Error
 		switch {
@@ -400,8 +442,12 @@ func (f *flow) check(o policy.Object, name, path string, data []byte) error {
 			verdict += ", appraisal FAILED: " + string(ae.Reason)
 		}
 	}
-	hn, _ := ima.HashName(h)
-	fmt.Fprintf(f.out, "measuredboot: %-21s pcr=%-2s %s:%x %s %s\n", o.Func, pcr, hn, r.Digest[:8], name, verdict)
+	hn, _ := ima.HashName(r.Hash)
+	digest := "-" // not hashed: no rule concerns it
+	if r.Digest != nil {
+		digest = fmt.Sprintf("%x", r.Digest[:8])
+	}
+	fmt.Fprintf(f.out, "measuredboot: %-21s pcr=%-2s %s:%-16s %s %s\n", o.Func, pcr, hn, digest, name, verdict)
 	if aerr == nil {
 		return nil
 	}
@@ -428,33 +474,43 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	}
 	defer kernel.Close()
 	f.readBytes, f.fileBytes = f.readBytes+kernel.ReadSize, f.fileBytes+int64(len(kernel.Bytes()))
-	if err := f.check(fileObj(policy.KexecKernelCheck, e.Kernel), e.RelPath(e.Kernel), e.Kernel, kernel.Bytes()); err != nil {
-		return err
-	}
 	// Early images (CPU microcode) come before the main initramfs; each is read once into its
 	// place in one buffer, and measured and appraised on its own.
 	var initrd *kexec.Buffer
+	var parts []kexec.Part
+	var initrdErr error // refused after the kernel was measured, as when they are read in turn
 	if len(e.Initrds) > 0 {
-		var parts []kexec.Part
 		t := time.Now()
 		initrd, parts, err = f.sys.ReadFiles("initrd", e.Initrds)
 		f.ph.add("read", t)
 		if err != nil {
-			return &refusal{relPaths(e), fmt.Errorf("entry %q: read initrd: %w", e.Name, err)}
-		}
-		defer initrd.Close()
-		for _, p := range parts {
-			f.fileBytes += p.Len
-		}
-		f.readBytes += initrd.ReadSize
-		for i, p := range parts {
-			fn := policy.FirmwareCheck
-			if i == len(parts)-1 {
-				fn = policy.KexecInitramfsCheck
+			initrdErr = &refusal{relPaths(e), fmt.Errorf("entry %q: read initrd: %w", e.Name, err)}
+		} else {
+			defer initrd.Close()
+			for _, p := range parts {
+				f.fileBytes += p.Len
 			}
-			if err := f.check(fileObj(fn, p.Path), e.RelPath(p.Path), p.Path, initrd.Bytes()[p.Off:p.Off+p.Len]); err != nil {
-				return err
-			}
+			f.readBytes += initrd.ReadSize
+		}
+	}
+	// The kernel and each initrd part are hashed at once, then measured and appraised in order.
+	objs := []*pending{f.prepare(fileObj(policy.KexecKernelCheck, e.Kernel), e.RelPath(e.Kernel), e.Kernel, kernel.Bytes())}
+	for i, p := range parts {
+		fn := policy.FirmwareCheck
+		if i == len(parts)-1 {
+			fn = policy.KexecInitramfsCheck
+		}
+		objs = append(objs, f.prepare(fileObj(fn, p.Path), e.RelPath(p.Path), p.Path, initrd.Bytes()[p.Off:p.Off+p.Len]))
+	}
+	if err := f.hash(objs...); err != nil {
+		return err
+	}
+	for i, p := range objs {
+		if err := f.finish(p); err != nil {
+			return err
+		}
+		if i == 0 && initrdErr != nil {
+			return initrdErr
 		}
 	}
 	if e.DTB != "" {

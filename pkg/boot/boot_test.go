@@ -295,6 +295,11 @@ func TestRunRefuses(t *testing.T) {
 		{"missing kernel", func(t *testing.T) *fakeSystem {
 			return &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{entry(t, "bad", nil, []byte("i"))}}
 		}, `refused /boot/vmlinuz: entry "bad": read kernel:`, 0},
+		{"missing initrd", func(t *testing.T) *fakeSystem {
+			e := good(t)
+			e.Initrds = append(e.Initrds, filepath.Join(e.FS.Mount, "boot", "initrd-missing.img"))
+			return &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{e}}
+		}, `refused /boot/initrd.img,/boot/initrd-missing.img: entry "good": read initrd:`, 0},
 		{"unsigned kernel", func(t *testing.T) *fakeSystem {
 			return &fakeSystem{policy: testPolicy + "appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n", tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{good(t)}}
 		}, "refused /boot/vmlinuz: /boot/vmlinuz failed appraisal (KEXEC_KERNEL_CHECK, rule policy:5): no signature", 0},
@@ -337,5 +342,27 @@ func TestParseConfig(t *testing.T) {
 	}
 	if _, err := parseConfig([]byte("bogus=1\n")); err == nil {
 		t.Error("parseConfig(bogus=1) succeeded, want error")
+	}
+}
+
+// TestRunHashesOnlyWhatARuleConcerns: a file no rule measures or appraises is not hashed (its
+// console line has no digest), and the bytes hashed are those of the files the rules name.
+func TestRunHashesOnlyWhatARuleConcerns(t *testing.T) {
+	kernel, initrd := bytes.Repeat([]byte("k"), 10000), bytes.Repeat([]byte("i"), 3000)
+	pol := "measure func=KEXEC_KERNEL_CHECK pcr=9\n"
+	ksum := sha256.Sum256(kernel)
+	sys := &fakeSystem{policy: pol, tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{entry(t, "e", kernel, initrd)}}
+	var out bytes.Buffer
+	if err := Run(context.Background(), &out, sys); err != nil {
+		t.Fatalf("Run() = %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"measuredboot: KEXEC_INITRAMFS_CHECK pcr=-  sha256:-                /boot/initrd.img not measured (no rule)",
+		fmt.Sprintf("measuredboot: KEXEC_KERNEL_CHECK    pcr=9  sha256:%x /boot/vmlinuz measured ima-ng", ksum[:8]),
+		"hashed 10000;",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("console lacks %q:\n%s", want, out.String())
+		}
 	}
 }

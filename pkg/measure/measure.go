@@ -8,7 +8,9 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
@@ -49,6 +51,9 @@ type Object struct {
 	Data []byte
 	Hash crypto.Hash // the file digest's algorithm; Measurer.FileHash when 0
 	Sig  []byte      // the signature recorded by the ima-sig template, if any
+	// Digest is Data's digest with Hash when the caller already computed it (Measurer.Hash);
+	// Measure computes it otherwise.
+	Digest []byte
 }
 
 // Result says what happened to one object.
@@ -56,35 +61,31 @@ type Result struct {
 	Name     string
 	Func     policy.Func
 	Hash     crypto.Hash // the algorithm of Digest
-	Digest   []byte      // the file digest (for buffers, the buffer's digest)
+	Digest   []byte      // the file digest (for buffers, the buffer's digest); nil when no rule measures or appraises it
 	Decision policy.Decision
 	Entry    *ima.Entry // nil when not measured
 }
 
-// Measure hashes o.Data once, evaluates the policy and, when it says measure, extends the PCR in
-// every bank of the log and records the entry. An error from the TPM is returned as is: the caller
-// must not boot what it could not measure.
+// Measure evaluates the policy for o and, when a rule measures or appraises it, takes o.Data's
+// digest (hashing it once unless o.Digest holds it); when the policy says measure, it extends the
+// PCR in every bank of the log and records the entry. An object no rule concerns is not hashed.
+// An error from the TPM is returned as is: the caller must not boot what it could not measure.
 func (m *Measurer) Measure(o Object) (Result, error) {
-	h := o.Hash
-	if h == 0 {
-		h = m.FileHash
+	o.Hash = m.hashOf(o)
+	r := Result{Name: o.Name, Func: o.Func, Hash: o.Hash, Decision: m.Policy.Evaluate(o.Object)}
+	if !r.Decision.Measure && !r.Decision.Appraise {
+		return r, nil
 	}
-	if h == 0 {
-		h = crypto.SHA256
+	if o.Digest == nil {
+		if err := m.Hash(&o); err != nil {
+			return r, err
+		}
 	}
-	if !h.Available() {
-		return Result{}, fmt.Errorf("%s: hash %v is not available", o.Name, h)
-	}
-	t0 := time.Now()
-	hh := h.New()
-	hh.Write(o.Data)
-	m.Stats.Hashed += int64(len(o.Data))
-	m.Stats.HashTime += time.Since(t0)
-	r := Result{Name: o.Name, Func: o.Func, Hash: h, Digest: hh.Sum(nil), Decision: m.Policy.Evaluate(o.Object)}
+	r.Digest = o.Digest
 	if !r.Decision.Measure {
 		return r, nil
 	}
-	e, err := ima.New(r.Decision.Template, uint32(r.Decision.PCR), h, r.Digest, o.Data, o.Name, o.Sig)
+	e, err := ima.New(r.Decision.Template, uint32(r.Decision.PCR), o.Hash, r.Digest, o.Data, o.Name, o.Sig)
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", o.Name, err)
 	}
@@ -93,6 +94,45 @@ func (m *Measurer) Measure(o Object) (Result, error) {
 	}
 	r.Entry = &m.IMA[len(m.IMA)-1]
 	return r, nil
+}
+
+// hashOf returns o's digest algorithm: o.Hash, else m.FileHash, else SHA-256.
+func (m *Measurer) hashOf(o Object) crypto.Hash {
+	switch {
+	case o.Hash != 0:
+		return o.Hash
+	case m.FileHash != 0:
+		return m.FileHash
+	}
+	return crypto.SHA256
+}
+
+// Hash computes the Digest of each object, all at once on as many CPUs as the Go runtime has
+// (the kernel image and the initramfs of an entry are independent): one pass over each Data.
+func (m *Measurer) Hash(objs ...*Object) error {
+	for _, o := range objs {
+		o.Hash = m.hashOf(*o)
+		if !o.Hash.Available() {
+			return fmt.Errorf("%s: hash %v is not available", o.Name, o.Hash)
+		}
+	}
+	t0 := time.Now()
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for _, o := range objs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			hh := o.Hash.New()
+			hh.Write(o.Data)
+			o.Digest = hh.Sum(nil)
+		}()
+		m.Stats.Hashed += int64(len(o.Data))
+	}
+	wg.Wait()
+	m.Stats.HashTime += time.Since(t0)
+	return nil
 }
 
 // Record measures a buffer that is not a policy object, such as a failed appraisal or the entry
