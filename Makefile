@@ -7,6 +7,7 @@ KEYS ?=
 DIGESTS ?=
 CONFIG ?=
 MODULES ?= configs/modules
+BLSONLY ?=
 FUZZTIME ?= 30s
 KERNEL ?= $(lastword $(sort $(wildcard /boot/vmlinuz-*-cloud-amd64)))
 KVER = $(patsubst /boot/vmlinuz-%,%,$(KERNEL))
@@ -28,7 +29,7 @@ mbctl:
 initramfs: deps mbctl
 	$(eval KERNEL := $(lastword $(sort $(wildcard /boot/vmlinuz-*-cloud-amd64))))
 	$(BUILD)/mbctl build -policy $(POLICY) $(if $(KEYS),-keys $(KEYS)) $(if $(DIGESTS),-digests $(DIGESTS)) \
-	  $(foreach c,$(CONFIG),-config $(c)) \
+	  $(foreach c,$(CONFIG),-config $(c)) $(if $(BLSONLY),-bls-only) \
 	  -modules-dir /lib/modules/$(patsubst /boot/vmlinuz-%,%,$(KERNEL)) -modules $(MODULES) -o $(IMAGE)
 	@ls -l $(IMAGE) && sha256sum $(IMAGE)
 
@@ -42,6 +43,7 @@ vet:
 
 unit:
 	go test ./...
+	go test -tags measuredboot_blsonly ./pkg/discover ./pkg/boot
 
 # Everything: vet, unit tests (fuzz seeds included) and every QEMU scenario.
 test: deps vet unit

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,6 +58,10 @@ type Options struct {
 	// Extra are import paths of more commands for the busybox: u-root's boot command in the
 	// benchmark's "what measuredboot replaces" image. Never for a product image.
 	Extra []string
+	// BLSOnly builds discovery with u-root's BLS parser alone (the measuredboot_blsonly tag):
+	// for machines whose boot entries are BLS files; the GRUB and syslinux parsers, which link
+	// net/http and a TFTP client through u-root's pkg/curl, stay out of the image.
+	BLSOnly bool
 }
 
 // BuildTags are the Go build tags of every image: nethttpomithttp2 leaves HTTP/2 out of net/http,
@@ -264,10 +269,14 @@ func Build(o Options) error {
 		return fmt.Errorf("go env GOROOT: %w (is Go installed and on PATH?)", err)
 	}
 	cmds := append(append([]string{}, Commands...), o.Extra...)
+	tags := BuildTags
+	if o.BLSOnly {
+		tags = append(slices.Clone(BuildTags), "measuredboot_blsonly")
+	}
 	mods := []uimage.Modifier{
 		uimage.WithTempDir(stage),
 		uimage.WithEnv(golang.DisableCGO(), golang.WithGOARCH("amd64"), golang.WithGOOS("linux"),
-			golang.WithGOROOT(strings.TrimSpace(string(goroot))), golang.WithBuildTag(BuildTags...)),
+			golang.WithGOROOT(strings.TrimSpace(string(goroot))), golang.WithBuildTag(tags...)),
 		uimage.WithInit("init"),
 		uimage.WithShell("gosh"),
 		uimage.WithSkipLDD(),

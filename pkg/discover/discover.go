@@ -1,5 +1,5 @@
-// Package discover finds boot entries on local disks with u-root's parsers (BLS, GRUB, syslinux)
-// and says where each entry's files are. It mounts every block device read-only through a
+// Package discover finds boot entries on local disks with u-root's parsers (BLS, GRUB, syslinux;
+// BLS alone in a build with the measuredboot_blsonly tag) and says where each entry's files are. It mounts every block device read-only through a
 // mount.Pool and never reads a kernel or initramfs itself: the caller reads each file once.
 package discover
 
@@ -15,8 +15,6 @@ import (
 
 	"github.com/u-root/u-root/pkg/boot"
 	"github.com/u-root/u-root/pkg/boot/bls"
-	"github.com/u-root/u-root/pkg/boot/grub"
-	"github.com/u-root/u-root/pkg/boot/syslinux"
 	"github.com/u-root/u-root/pkg/mount"
 	"github.com/u-root/u-root/pkg/mount/block"
 	"github.com/u-root/u-root/pkg/ulog"
@@ -160,11 +158,31 @@ func ScanDir(ctx context.Context, dir string, devs block.BlockDevices, pool *mou
 	}
 	imgs, err := bls.ScanBLSEntries(ulog.Null, dir, nil, "")
 	add("bls", imgs, err)
-	imgs, err = grub.ParseLocalConfig(ctx, dir, devs, pool)
-	add("grub", imgs, err)
-	imgs, err = syslinux.ParseLocalConfig(ctx, dir)
-	add("syslinux", imgs, err)
+	for _, p := range parsers {
+		imgs, err = p.parse(ctx, dir, devs, pool)
+		add(p.name, imgs, err)
+	}
 	return out, errs
+}
+
+// parser is one of u-root's configuration parsers besides BLS, in the order they are tried.
+type parser struct {
+	name  string
+	parse func(ctx context.Context, dir string, devs block.BlockDevices, pool *mount.Pool) ([]boot.OSImage, error)
+}
+
+// parsers holds the GRUB and syslinux parsers (parsers_grub.go) unless the image was built with
+// the measuredboot_blsonly tag: they link u-root's pkg/curl and with it net/http and a TFTP
+// client, which a local boot never uses and which are a third of the image.
+var parsers []parser
+
+// Parsers names the configuration formats this build reads, in the order they are tried.
+func Parsers() []string {
+	names := []string{"bls"}
+	for _, p := range parsers {
+		names = append(names, p.name)
+	}
+	return names
 }
 
 func fromImage(img boot.OSImage) (Entry, error) {

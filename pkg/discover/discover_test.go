@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,6 +24,7 @@ func write(t *testing.T, root, name, content string) string {
 }
 
 func TestScanDirGRUB(t *testing.T) {
+	needGRUB(t)
 	root := t.TempDir()
 	write(t, root, "boot/vmlinuz-6.1", "k")
 	write(t, root, "boot/initrd.img-6.1", "i")
@@ -87,6 +89,7 @@ func TestScanDirNothing(t *testing.T) {
 // A hostile config pointing outside the partition or at a missing file gives no bootable entry
 // for that line, and the reason is kept.
 func TestScanDirHostile(t *testing.T) {
+	needGRUB(t)
 	root := t.TempDir()
 	write(t, root, "boot/grub/grub.cfg", "menuentry 'x' {\n linux http://evil.example/vmlinuz\n}\n")
 	got, errs := ScanDir(context.Background(), root, nil, &mount.Pool{})
@@ -118,6 +121,7 @@ func TestFSOf(t *testing.T) {
 }
 
 func TestScanDirMicrocode(t *testing.T) {
+	needGRUB(t)
 	root := t.TempDir()
 	for _, f := range []string{"boot/vmlinuz", "boot/intel-ucode.img", "boot/initrd.img", "vmlinuz-6.8", "amd-ucode.img", "initramfs-6.8.img"} {
 		write(t, root, f, "x")
@@ -141,5 +145,32 @@ func TestScanDirMicrocode(t *testing.T) {
 		if strings.Join(rel, " ") != strings.Join(want[e.Source], " ") {
 			t.Errorf("%s entry initrds = %v, want %v", e.Source, rel, want[e.Source])
 		}
+	}
+}
+
+// needGRUB skips a test of the GRUB or syslinux parsers in a measuredboot_blsonly build, which
+// has none (TestParsers checks that); make test runs the default build, where nothing skips.
+func needGRUB(t *testing.T) {
+	t.Helper()
+	if !slices.Contains(Parsers(), "grub") {
+		t.Skip("built with measuredboot_blsonly: no GRUB or syslinux parser")
+	}
+}
+
+// TestParsers: the default build reads BLS, GRUB and syslinux; a measuredboot_blsonly build
+// reads BLS and finds nothing in a GRUB-only file system.
+func TestParsers(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "boot/vmlinuz-6.1", "k")
+	write(t, root, "boot/grub/grub.cfg", "menuentry 'x' {\n linux /boot/vmlinuz-6.1\n}\n")
+	got, _ := ScanDir(context.Background(), root, nil, &mount.Pool{})
+	if blsOnly {
+		if !slices.Equal(Parsers(), []string{"bls"}) || len(got) != 0 {
+			t.Errorf("blsonly build: parsers %v, %d entries from a grub.cfg; want [bls] and none", Parsers(), len(got))
+		}
+		return
+	}
+	if !slices.Equal(Parsers(), []string{"bls", "grub", "syslinux"}) || len(got) != 1 {
+		t.Errorf("parsers %v, %d entries from a grub.cfg; want [bls grub syslinux] and 1", Parsers(), len(got))
 	}
 }

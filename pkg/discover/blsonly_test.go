@@ -1,0 +1,5 @@
+//go:build measuredboot_blsonly
+
+package discover
+
+const blsOnly = true
