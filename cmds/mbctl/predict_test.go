@@ -250,3 +250,34 @@ func TestVerifyFlowLogs(t *testing.T) {
 		t.Errorf("verify against a changed sha256 PCR 9 = %v, want a PCR 9 mismatch", err)
 	}
 }
+
+// TestPredictFirmware: an early image given with -firmware is checked under FIRMWARE_CHECK before
+// the initramfs, as the boot checks an entry's microcode, and changes the predicted PCR 9.
+func TestPredictFirmware(t *testing.T) {
+	dir := t.TempDir()
+	k := writeFile(t, dir, "vmlinuz", []byte("kernel"))
+	i := writeFile(t, dir, "initrd.img", []byte("initrd"))
+	u := writeFile(t, dir, "intel-ucode.img", []byte("microcode"))
+	pol := writeFile(t, dir, "policy", []byte("measure func=KEXEC_KERNEL_CHECK pcr=9\nmeasure func=FIRMWARE_CHECK pcr=9\nmeasure func=KEXEC_INITRAMFS_CHECK pcr=9\n"))
+	predict := func(extra ...string) (eventlog.PCRs, string) {
+		var out, stderr bytes.Buffer
+		args := append([]string{"predict", "-policy", pol, "-root", dir, "-kernel", k, "-initrd", i}, extra...)
+		if err := run(args, &out, &stderr); err != nil {
+			t.Fatalf("%v = %v\n%s", args, err, stderr.String())
+		}
+		p, err := parsePCRFile(out.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, stderr.String()
+	}
+	without, _ := predict()
+	with, console := predict("--firmware", u)
+	if !strings.Contains(console, "FIRMWARE_CHECK        pcr=9") || !strings.Contains(console, "/intel-ucode.img measured ima-ng") ||
+		strings.Index(console, "/intel-ucode.img") > strings.Index(console, "KEXEC_INITRAMFS_CHECK pcr=9") {
+		t.Errorf("the microcode was not measured under FIRMWARE_CHECK before the initramfs:\n%s", console)
+	}
+	if bytes.Equal(with[eventlog.AlgSHA256][9], without[eventlog.AlgSHA256][9]) {
+		t.Error("-firmware did not change the predicted PCR 9")
+	}
+}
