@@ -74,14 +74,7 @@ func TestPredict(t *testing.T) {
 		t.Fatal(err)
 	}
 	start, _ := fl.Replay()
-	agg := map[uint32][]byte{}
-	for p := uint32(0); p < 10; p++ {
-		agg[p] = start[eventlog.AlgSHA256][p]
-		if agg[p] == nil {
-			agg[p] = make([]byte, 32)
-		}
-	}
-	aggSum, err := ima.BootAggregate(crypto.SHA256, agg)
+	aggSum, err := ima.BootAggregate(crypto.SHA256, start.Values(eventlog.AlgSHA256, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9))
 	if err != nil {
 		t.Fatal(err)
 	}

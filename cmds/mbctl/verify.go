@@ -449,13 +449,7 @@ func (v *verifier) checkBootAggregate(e ima.ListEntry, l *eventlog.Log) {
 			v.problem("ima entry 0 (boot_aggregate): tcg replay up to event %d: %v", l.Events[k].Index, err)
 			return
 		}
-		vals = map[uint32][]byte{}
-		for p := uint32(0); p < 10; p++ {
-			vals[p] = rp[alg][p]
-			if vals[p] == nil {
-				vals[p] = make([]byte, h.Size())
-			}
-		}
+		vals = rp.Values(alg, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
 		from += fmt.Sprintf(" as the tcg log replays them before event %d", l.Events[k].Index)
 	} else if vals, ok = v.bank(alg); !ok {
 		return

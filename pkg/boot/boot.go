@@ -386,7 +386,7 @@ func (f *flow) prepare(o policy.Object, name, path string, data []byte) *pending
 	if sig == nil {
 		sig = p.ev.XAttr
 	}
-	p.obj = measure.Object{Object: o, Name: name, Data: data, Hash: appraise.Hash(p.ev, crypto.SHA256), Sig: sig}
+	p.obj = measure.Object{Object: o, Name: name, Data: data, Hash: appraise.Hash(p.ev, crypto.SHA256), Sig: sig, Decision: &p.d}
 	return p
 }
 

@@ -217,11 +217,7 @@ func TestRunMeasuresAndHandsOver(t *testing.T) {
 		}
 	}
 	// The boot_aggregate comes first, over the PCRs as the flow found them (all zero here).
-	zeros := map[uint32][]byte{}
-	for p := uint32(0); p < 10; p++ {
-		zeros[p] = make([]byte, 32)
-	}
-	agg, _ := ima.BootAggregate(crypto.SHA256, zeros)
+	agg, _ := ima.BootAggregate(crypto.SHA256, eventlog.PCRs{}.Values(eventlog.AlgSHA256, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9))
 	if ev := l.Events[0]; ev.PCR != 9 || !bytes.Contains(ev.Data, agg) || !bytes.Contains(ev.Data, []byte("boot_aggregate\x00")) {
 		t.Errorf("event 0 = PCR %d %x, want the boot_aggregate sha256:%x in PCR 9", ev.PCR, ev.Data, agg)
 	}
@@ -364,5 +360,33 @@ func TestRunHashesOnlyWhatARuleConcerns(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("console lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestBootAggregateSHA1Only: a TPM without a SHA-256 bank gets the kernel's fallback, SHA-1 over
+// PCRs 0-7 of the SHA-1 bank.
+func TestBootAggregateSHA1Only(t *testing.T) {
+	ft := newFakeTPM(eventlog.AlgSHA1)
+	if err := ft.Extend(3, []eventlog.Digest{{Alg: eventlog.AlgSHA1, Sum: bytes.Repeat([]byte{1}, 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	start := ft.Soft.Values()
+	sys := &fakeSystem{policy: testPolicy, tpm: ft, entries: []discover.Entry{entry(t, "e", []byte("k"), []byte("i"))}}
+	var out bytes.Buffer
+	if err := Run(context.Background(), &out, sys); err != nil {
+		t.Fatalf("Run() = %v\n%s", err, out.String())
+	}
+	want, err := ima.BootAggregate(crypto.SHA1, start.Values(eventlog.AlgSHA1, 0, 1, 2, 3, 4, 5, 6, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := ima.ParseBinaryList(handedOver(t, sys.loaded.initrd, 1)["ima/binary_runtime_measurements"], 20)
+	if err != nil || len(list) == 0 {
+		t.Fatalf("handed-over list: %d entries, %v", len(list), err)
+	}
+	f, _ := list[0].Fields()
+	alg, sum, _ := ima.SplitDigestNG(f[0])
+	if list[0].Name() != ima.BootAggregateName || alg != "sha1" || !bytes.Equal(sum, want) {
+		t.Errorf("entry 0 = %q %s:%x, want boot_aggregate sha1:%x", list[0].Name(), alg, sum, want)
 	}
 }

@@ -93,14 +93,7 @@ func TestHandoverReplaysWithGoEventlog(t *testing.T) {
 		}
 	}
 	// The boot_aggregate is over the SHA-256 PCRs 0-9 the firmware left (zero where it left none).
-	vals := map[uint32][]byte{}
-	for p := uint32(0); p < 10; p++ {
-		vals[p] = start[eventlog.AlgSHA256][p]
-		if vals[p] == nil {
-			vals[p] = make([]byte, 32)
-		}
-	}
-	want, err := ima.BootAggregate(crypto.SHA256, vals)
+	want, err := ima.BootAggregate(crypto.SHA256, start.Values(eventlog.AlgSHA256, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9))
 	if err != nil {
 		t.Fatal(err)
 	}

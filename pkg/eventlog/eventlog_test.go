@@ -617,3 +617,18 @@ func TestAlg(t *testing.T) {
 		t.Errorf("EventType(0x1234).String() = %q", got)
 	}
 }
+
+func TestPCRsValues(t *testing.T) {
+	p := PCRs{AlgSHA256: {9: bytes.Repeat([]byte{7}, 32)}}
+	v := p.Values(AlgSHA256, 0, 9)
+	if !bytes.Equal(v[0], make([]byte, 32)) || !bytes.Equal(v[9], p[AlgSHA256][9]) || len(v) != 2 {
+		t.Fatalf("Values = %x, want zeros for 0 and the value for 9", v)
+	}
+	v[9][0] = 0
+	if p[AlgSHA256][9][0] != 7 {
+		t.Error("Values returned the map's own slice, not a copy")
+	}
+	if v := p.Values(AlgSHA1, 3); len(v[3]) != 20 {
+		t.Errorf("Values(sha1, 3) = %x, want 20 zero bytes", v[3])
+	}
+}

@@ -9,6 +9,21 @@ import (
 // PCRs holds PCR values by bank and PCR index: replayed from a log, or read from a TPM.
 type PCRs map[Alg]map[uint32][]byte
 
+// Values returns the values of pcrs in bank alg, all-zero (the bank's digest size) for a PCR p
+// holds no value for: what a TPM reads for a PCR 0-15 that nothing extended since reset, and what
+// a replay leaves for a PCR no event touches. An unknown bank gives nil values.
+func (p PCRs) Values(alg Alg, pcrs ...uint32) map[uint32][]byte {
+	out := make(map[uint32][]byte, len(pcrs))
+	for _, i := range pcrs {
+		v, ok := p[alg][i]
+		if !ok {
+			v = make([]byte, alg.Size())
+		}
+		out[i] = bytes.Clone(v)
+	}
+	return out
+}
+
 // Replay computes the PCR values the log's events produce, for every bank and every PCR an event
 // touches: each PCR starts at zeros and is extended (PCR = H(PCR || digest)) with the event's
 // digest for that bank, in log order. EV_NO_ACTION events extend nothing; a StartupLocality

@@ -54,6 +54,9 @@ type Object struct {
 	// Digest is Data's digest with Hash when the caller already computed it (Measurer.Hash);
 	// Measure computes it otherwise.
 	Digest []byte
+	// Decision is the policy's decision for Object when the caller already evaluated it (the
+	// boot flow does, to know whether to read evidence); Measure evaluates it otherwise.
+	Decision *policy.Decision
 }
 
 // Result says what happened to one object.
@@ -72,7 +75,12 @@ type Result struct {
 // An error from the TPM is returned as is: the caller must not boot what it could not measure.
 func (m *Measurer) Measure(o Object) (Result, error) {
 	o.Hash = m.hashOf(o)
-	r := Result{Name: o.Name, Func: o.Func, Hash: o.Hash, Decision: m.Policy.Evaluate(o.Object)}
+	r := Result{Name: o.Name, Func: o.Func, Hash: o.Hash}
+	if o.Decision != nil {
+		r.Decision = *o.Decision
+	} else {
+		r.Decision = m.Policy.Evaluate(o.Object)
+	}
 	if !r.Decision.Measure && !r.Decision.Appraise {
 		return r, nil
 	}

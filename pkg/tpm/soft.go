@@ -68,22 +68,15 @@ func (s *Soft) Extend(pcr uint32, digests []eventlog.Digest) error {
 
 // Read returns the values of pcrs in bank alg.
 func (s *Soft) Read(alg eventlog.Alg, pcrs []uint32) (map[uint32][]byte, error) {
-	h, ok := alg.Hash()
-	if _, active := s.pcrs[alg]; !ok || !active {
+	if _, active := s.pcrs[alg]; !active {
 		return nil, fmt.Errorf("tpm: no %v bank", alg)
 	}
-	out := make(map[uint32][]byte, len(pcrs))
 	for _, p := range pcrs {
 		if p >= eventlog.NumPCRs {
 			return nil, fmt.Errorf("tpm: PCR %d out of range 0-%d", p, eventlog.NumPCRs-1)
 		}
-		v, ok := s.pcrs[alg][p]
-		if !ok {
-			v = make([]byte, h.Size())
-		}
-		out[p] = slices.Clone(v)
 	}
-	return out, nil
+	return s.pcrs.Values(alg, pcrs...), nil
 }
 
 // Values returns every PCR value that differs from zero or was extended, by bank.

@@ -69,6 +69,14 @@ func TestSimulator(t *testing.T) {
 	if d.Commands() == 0 {
 		t.Error("Commands() = 0")
 	}
+	// The boot_aggregate's PCRs 0-9: the TPM answers at most 8 values a command, so two commands.
+	n := d.Commands()
+	if vals, err := d.Read(banks[0], []uint32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}); err != nil || len(vals) != 10 {
+		t.Errorf("Read(0-9) = %d values, %v; want 10", len(vals), err)
+	}
+	if got := d.Commands() - n; got != 2 {
+		t.Errorf("Read(0-9) took %d TPM commands, want 2", got)
+	}
 }
 
 func ext(h crypto.Hash, old, d []byte) []byte {
