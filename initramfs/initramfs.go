@@ -16,7 +16,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/u-root/gobusybox/src/pkg/golang"
@@ -249,19 +248,19 @@ func Build(o Options) error {
 		}
 	}
 	if o.Keys != "" {
-		ents, err := os.ReadDir(o.Keys)
+		// The certificates are parsed here, not at boot: the image carries their keys as a
+		// list, and the boot program links no X.509 parser.
+		named := make([]imasig.Key, len(keys))
+		for i, k := range keys {
+			named[i] = k
+			named[i].Source = filepath.Base(k.Source)
+		}
+		list, err := imasig.MarshalKeyList(named)
 		if err != nil {
 			return fmt.Errorf("keys: %w", err)
 		}
-		names := []string{}
-		for _, e := range ents {
-			if e.Type().IsRegular() {
-				names = append(names, e.Name())
-			}
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			files = append(files, filepath.Join(o.Keys, n)+":etc/measuredboot/keys/"+n)
+		if err := add("etc/measuredboot/keys.list", list); err != nil {
+			return err
 		}
 	}
 	goroot, err := exec.Command("go", "env", "GOROOT").Output()

@@ -146,10 +146,14 @@ func (s *linuxSystem) Evidence(path string) (appraise.Evidence, error) {
 	return appraise.ReadEvidence(path)
 }
 
-// Keys loads the certificates built into the image; an image without a key directory has none.
+// Keys reads the key list built into the image (imasig.ParseKeyList); an image without one has
+// no keys.
 func (s *linuxSystem) Keys() ([]imasig.Key, error) {
-	if _, err := os.Stat(boot.KeysDir); errors.Is(err, os.ErrNotExist) {
+	b, err := os.ReadFile(boot.KeyListPath)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
+	} else if err != nil {
+		return nil, err
 	}
-	return imasig.LoadKeys(boot.KeysDir)
+	return imasig.ParseKeyList(boot.KeyListPath, b)
 }

@@ -29,12 +29,12 @@ import (
 	"github.com/measuredboot/measuredboot/pkg/policy"
 )
 
-// Paths inside the image: where the build puts the policy, the settings, the certificates and
-// the digest list.
+// Paths inside the image: where the build puts the policy, the settings, the keys (parsed from
+// their certificates at build time, imasig.ParseKeyList) and the digest list.
 const (
 	PolicyPath  = "/etc/measuredboot/policy"
 	ConfigPath  = "/etc/measuredboot/config"
-	KeysDir     = "/etc/measuredboot/keys"
+	KeyListPath = "/etc/measuredboot/keys.list"
 	DigestsPath = "/etc/measuredboot/digests"
 )
 
@@ -58,7 +58,7 @@ type System interface {
 	ReadFiles(name string, paths []string) (*kexec.Buffer, []kexec.Part, error)
 	// Evidence returns what lies beside a file for appraisal: path.sig and security.ima.
 	Evidence(path string) (appraise.Evidence, error)
-	// Keys returns the certificates built into the image.
+	// Keys returns the keys built into the image.
 	Keys() ([]imasig.Key, error)
 	// KexecLoad loads the sealed buffers with kexec_file_load.
 	KexecLoad(kernel, initrd *kexec.Buffer, cmdline string) error
@@ -168,6 +168,7 @@ type flow struct {
 	m         *measure.Measurer
 	appr      *appraise.Appraiser
 	pol       *policy.Policy
+	tpm       TPM
 }
 
 func (f *flow) say(format string, a ...any) { fmt.Fprintf(f.out, "measuredboot: "+format+"\n", a...) }
@@ -223,7 +224,7 @@ func (f *flow) run(ctx context.Context) error {
 	}
 	keys, err := f.sys.Keys()
 	if err != nil {
-		return &refusal{KeysDir, err}
+		return &refusal{KeyListPath, err}
 	}
 	f.appr = &appraise.Appraiser{Keys: keys}
 	if b, err := f.sys.ReadConfig(DigestsPath); err == nil {
@@ -246,6 +247,7 @@ func (f *flow) run(ctx context.Context) error {
 	if err != nil {
 		return &refusal{"/dev/tpmrm0", fmt.Errorf("no TPM: %w; nothing is booted unmeasured", err)}
 	}
+	f.tpm = tpm
 	banks, err := tpm.Banks()
 	if err != nil {
 		return &refusal{"/dev/tpmrm0", err}
@@ -592,6 +594,9 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		ratio = float64(f.readBytes) / float64(f.fileBytes)
 	}
 	f.say("bytes: read %d of %d file bytes (%.2f per byte), hashed %d; %d TPM extends", f.readBytes, f.fileBytes, ratio, st.Hashed, st.Extends)
+	if u, ok := f.tpm.(interface{ Usage() string }); ok {
+		f.say("tpm: %s", u.Usage())
+	}
 	if f.cfg.crossCheck {
 		lines, err := f.sys.KernelIMA()
 		if err != nil {

@@ -3,6 +3,8 @@ package tpm
 import (
 	"bytes"
 	"crypto"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2/transport/simulator"
@@ -76,6 +78,13 @@ func TestSimulator(t *testing.T) {
 	}
 	if got := d.Commands() - n; got != 2 {
 		t.Errorf("Read(0-9) took %d TPM commands, want 2", got)
+	}
+	// What the transport saw, by command code: 1 GetCapability, a PCR_Read per bank before and
+	// after the extend, 3 for the 24 PCRs and 2 for PCRs 0-9, 1 PCR_Extend.
+	want := fmt.Sprintf("%d commands in ", d.Commands())
+	tail := fmt.Sprintf("s: 1 GetCapability, %d PCR_Read, 1 PCR_Extend", 2*len(banks)+5)
+	if u := d.Usage(); !strings.HasPrefix(u, want) || !strings.HasSuffix(u, tail) || d.Time() <= 0 {
+		t.Errorf("Usage() = %q, Time() = %v; want %q...%q and a positive time", u, d.Time(), want, tail)
 	}
 }
 
