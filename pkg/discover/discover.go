@@ -58,6 +58,42 @@ func (e Entry) FSOf(p string) FS {
 	return best
 }
 
+// contained returns an error naming the first file of e that lies outside every partition
+// scanned (dir, and what a GRUB search mounted through pool), by its path or by where its symbolic
+// links lead: a configuration on a disk may only hand over files from the disks.
+func contained(e Entry, dir string, pool *mount.Pool) error {
+	roots := []string{dir}
+	for _, mp := range pool.MountPoints {
+		roots = append(roots, mp.Path)
+	}
+	var real []string
+	for _, r := range roots {
+		if rr, err := filepath.EvalSymlinks(r); err == nil {
+			real = append(real, rr)
+		}
+	}
+	inside := func(roots []string, p string) bool {
+		for _, r := range roots {
+			if under(r, p) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range append(append([]string{e.Kernel}, e.Initrds...), e.DTB) {
+		if p == "" {
+			continue
+		}
+		if !filepath.IsAbs(p) || !inside(roots, p) {
+			return fmt.Errorf("%s is outside the partitions scanned (%s); nothing off the disks is booted", p, strings.Join(roots, ", "))
+		}
+		if rp, err := filepath.EvalSymlinks(p); err == nil && !inside(real, rp) {
+			return fmt.Errorf("%s is a symbolic link to %s, outside the partitions scanned; nothing off the disks is booted", p, rp)
+		}
+	}
+	return nil
+}
+
 func under(dir, p string) bool {
 	r, err := filepath.Rel(dir, p)
 	return err == nil && r != ".." && !strings.HasPrefix(r, "../")
@@ -153,6 +189,10 @@ func ScanDir(ctx context.Context, dir string, devs block.BlockDevices, pool *mou
 			}
 			e.Source = kind
 			completeInitrds(dir, &e)
+			if err := contained(e, dir, pool); err != nil {
+				errs = append(errs, fmt.Sprintf("%s entry %q: %v", kind, img.Label(), err))
+				continue
+			}
 			out = append(out, e)
 		}
 	}

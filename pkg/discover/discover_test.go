@@ -203,3 +203,85 @@ func TestParsers(t *testing.T) {
 		t.Errorf("parsers %v, %d entries from a grub.cfg; want [bls grub syslinux] and 1", Parsers(), len(got))
 	}
 }
+
+// TestScanDirOutside: a configuration may hand over only files on the partitions scanned; a path
+// that climbs out of the partition or a symbolic link leading out of it gives no entry, and the
+// reason is kept. outside is a real file beside the partition, so only the check refuses it.
+func TestScanDirOutside(t *testing.T) {
+	for _, tc := range []struct{ name, file, cfg, link string }{
+		{"bls kernel ..", "loader/entries/x.conf", "title x\nlinux /../outside\n", ""},
+		{"bls initrd ..", "loader/entries/x.conf", "title x\nlinux /vmlinuz\ninitrd /../../outside\n", ""},
+		{"bls second initrd ..", "loader/entries/x.conf", "title x\nlinux /vmlinuz\ninitrd /initrd\ninitrd /../outside\n", ""},
+		{"bls kernel symlink", "loader/entries/x.conf", "title x\nlinux /link\n", "link"},
+		{"grub kernel symlink", "boot/grub/grub.cfg", "menuentry 'x' {\n linux /boot/link\n}\n", "boot/link"},
+		{"grub initrd symlink", "boot/grub/grub.cfg", "menuentry 'x' {\n linux /vmlinuz\n initrd /initrd /boot/link\n}\n", "boot/link"},
+		{"syslinux initrd symlink", "syslinux.cfg", "LABEL x\n KERNEL /vmlinuz\n INITRD /link\n", "link"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.HasPrefix(tc.file, "boot/grub") || strings.HasPrefix(tc.file, "syslinux") {
+				needGRUB(t)
+			}
+			top := t.TempDir()
+			root := filepath.Join(top, "part", "p1")
+			write(t, top, "outside", "not on the disk")
+			write(t, top, "part/outside", "not on the disk")
+			write(t, root, "vmlinuz", "k")
+			write(t, root, "initrd", "i")
+			write(t, root, tc.file, tc.cfg)
+			if tc.link != "" {
+				if err := os.Symlink(filepath.Join(top, "outside"), filepath.Join(root, tc.link)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, errs := ScanDir(context.Background(), root, nil, &mount.Pool{})
+			if len(got) != 0 {
+				t.Errorf("ScanDir = %+v, want no entry", got)
+			}
+			if !strings.Contains(strings.Join(errs, ";"), "nothing off the disks is booted") {
+				t.Errorf("errors = %v, want one saying the file is off the disks", errs)
+			}
+		})
+	}
+}
+
+// FuzzScanDir feeds a hostile configuration to every parser (the first byte picks the file: a
+// BLS entry, grub.cfg or syslinux.cfg) and checks that ScanDir never panics and that every file
+// of every entry it returns lies on the partition, symbolic links resolved.
+func FuzzScanDir(f *testing.F) {
+	f.Add([]byte("\x00title x\nlinux /vmlinuz\ninitrd /initrd\noptions ro\n"))
+	f.Add([]byte("\x00title x\nlinux /../vmlinuz\ninitrd /../../initrd\n"))
+	f.Add([]byte("\x01menuentry 'x' {\n linux /vmlinuz ro\n initrd /initrd /link\n}\n"))
+	f.Add([]byte("\x01set root=(hd0,1)\nmenuentry 'x' {\n linux ($root)/../vmlinuz\n}\n"))
+	f.Add([]byte("\x02DEFAULT x\nLABEL x\n KERNEL ../../vmlinuz\n INITRD /initrd,/link\n APPEND ro\n"))
+	files := []string{"loader/entries/fuzz.conf", "boot/grub/grub.cfg", "syslinux.cfg"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		top := t.TempDir()
+		root := filepath.Join(top, "p1")
+		write(t, top, "vmlinuz", "off the disk")
+		write(t, top, "initrd", "off the disk")
+		write(t, root, "vmlinuz", "k")
+		write(t, root, "initrd", "i")
+		if err := os.Symlink(filepath.Join(top, "vmlinuz"), filepath.Join(root, "link")); err != nil {
+			t.Fatal(err)
+		}
+		write(t, root, files[int(b[0])%len(files)], string(b[1:]))
+		got, _ := ScanDir(context.Background(), root, nil, &mount.Pool{})
+		for _, e := range got {
+			for _, p := range append(append([]string{e.Kernel}, e.Initrds...), e.DTB) {
+				if p == "" {
+					continue
+				}
+				rp, err := filepath.EvalSymlinks(p)
+				if err != nil {
+					rp = p
+				}
+				if !under(root, p) || !under(root, rp) {
+					t.Fatalf("config %q: entry %q hands over %s (%s), off the partition %s", b, e.Name, p, rp, root)
+				}
+			}
+		}
+	})
+}
