@@ -70,6 +70,13 @@ type System interface {
 	EnableKernelIMA() error
 }
 
+// FileHasher is what a System may offer to compute file digests with something other than Go's
+// crypto: cmds/measuredboot offers the kernel's where Go would run its portable code. what says
+// which, for the console.
+type FileHasher interface {
+	FileHasher() (sum func(h crypto.Hash, data []byte) ([]byte, error), what string)
+}
+
 // refusal is a reason not to boot one entry, or anything.
 type refusal struct {
 	path   string
@@ -266,6 +273,11 @@ func (f *flow) run(ctx context.Context) error {
 	f.say("TPM banks: %s; log has %d firmware events", strings.Join(names, ","), len(log.Events))
 
 	f.m = &measure.Measurer{Policy: f.pol, TPM: tpm, FileHash: crypto.SHA256, Log: log}
+	if fh, ok := f.sys.(FileHasher); ok {
+		var what string
+		f.m.Sum, what = fh.FileHasher()
+		f.say("file digests: %s", what)
+	}
 	// The IMA list begins, as the kernel's does, with the boot_aggregate of the PCRs as this
 	// environment found them.
 	t = time.Now()

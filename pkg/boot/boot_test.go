@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/u-root/mkuimage/cpio"
@@ -388,5 +390,65 @@ func TestBootAggregateSHA1Only(t *testing.T) {
 	alg, sum, _ := ima.SplitDigestNG(f[0])
 	if list[0].Name() != ima.BootAggregateName || alg != "sha1" || !bytes.Equal(sum, want) {
 		t.Errorf("entry 0 = %q %s:%x, want boot_aggregate sha1:%x", list[0].Name(), alg, sum, want)
+	}
+}
+
+// hasherSystem is a fakeSystem that offers its own file digests, as the boot program offers the
+// kernel's.
+type hasherSystem struct {
+	*fakeSystem
+	sum func(crypto.Hash, []byte) ([]byte, error)
+}
+
+func (s *hasherSystem) FileHasher() (func(crypto.Hash, []byte) ([]byte, error), string) {
+	return s.sum, "the test's"
+}
+
+// TestRunUsesTheSystemsFileHasher: the file digests come from the System's hasher when it offers
+// one, once per file and for the command line; a hasher that fails stops the boot before anything is loaded (nothing is
+// booted unmeasured), and one that returns a wrong-sized digest does too.
+func TestRunUsesTheSystemsFileHasher(t *testing.T) {
+	kernel, initrd := bytes.Repeat([]byte("k"), 10000), bytes.Repeat([]byte("i"), 3000)
+	var mu sync.Mutex
+	var sizes []int
+	good := func(h crypto.Hash, b []byte) ([]byte, error) {
+		mu.Lock()
+		sizes = append(sizes, len(b))
+		mu.Unlock()
+		hh := h.New()
+		hh.Write(b)
+		return hh.Sum(nil), nil
+	}
+	sys := &hasherSystem{&fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{entry(t, "e", kernel, initrd)}}, good}
+	var out bytes.Buffer
+	if err := Run(context.Background(), &out, sys); err != nil {
+		t.Fatalf("Run() = %v\n%s", err, out.String())
+	}
+	slices.Sort(sizes)
+	if want := []int{len("console=ttyS0 ro"), len(testPolicy), len(initrd), len(kernel)}; !slices.Equal(sizes, want) {
+		t.Errorf("the hasher saw files of %v bytes, want %v", sizes, want)
+	}
+	ksum := sha256.Sum256(kernel)
+	for _, want := range []string{"measuredboot: file digests: the test's\n", fmt.Sprintf("sha256:%x /boot/vmlinuz measured", ksum[:8])} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("console lacks %q:\n%s", want, out.String())
+		}
+	}
+	for name, bad := range map[string]func(crypto.Hash, []byte) ([]byte, error){
+		"error":      func(crypto.Hash, []byte) ([]byte, error) { return nil, errors.New("AF_ALG: EIO") },
+		"short":      func(crypto.Hash, []byte) ([]byte, error) { return make([]byte, 20), nil },
+		"kernel bad": func(h crypto.Hash, b []byte) ([]byte, error) { return map[bool][]byte{true: nil}[len(b) > 5000], nil },
+	} {
+		sys := &hasherSystem{&fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{entry(t, "e", kernel, initrd)}}, func(h crypto.Hash, b []byte) ([]byte, error) {
+			if len(b) == len(testPolicy) {
+				return good(h, b)
+			}
+			return bad(h, b)
+		}}
+		var out bytes.Buffer
+		err := Run(context.Background(), &out, sys)
+		if err == nil || !strings.Contains(err.Error(), "nothing is booted unmeasured") || sys.loads != 0 {
+			t.Errorf("%s: Run() = %v after %d loads, want a failure naming the unmeasured boot and no load\n%s", name, err, sys.loads, out.String())
+		}
 	}
 }
