@@ -14,7 +14,7 @@ KVER = $(patsubst /boot/vmlinuz-%,%,$(KERNEL))
 IMAGE ?= $(BUILD)/measuredboot.cpio.xz
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all deps mbctl initramfs qemu test unit vet fuzz bench clean
+.PHONY: all deps mbctl initramfs qemu test unit vet fuzz bench clean guest
 
 all: initramfs
 
@@ -45,8 +45,12 @@ unit:
 	go test ./...
 	go test -tags measuredboot_blsonly ./pkg/discover ./pkg/boot
 
-# Everything: vet, unit tests (fuzz seeds included) and every QEMU scenario.
-test: deps vet unit
+# The tests of packages that need the boot kernel (AF_ALG, memfd seals), run in a QEMU guest of it.
+guest: deps
+	BUILD=$(abspath $(BUILD)) scripts/guest-test.sh
+
+# Everything: vet, unit tests (fuzz seeds included), the guest tests and every QEMU scenario.
+test: deps vet unit guest
 	BUILD=$(abspath $(BUILD)) scripts/qemu-test.sh
 
 # Longer fuzzing of every parser of untrusted bytes: make fuzz FUZZTIME=10m
