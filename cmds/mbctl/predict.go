@@ -172,12 +172,10 @@ func (s *hostSystem) Entries(context.Context) ([]discover.Entry, []discover.Prob
 	return []discover.Entry{s.entry}, nil
 }
 
-func (s *hostSystem) ReadFile(path string, w io.Writer) (*kexec.Buffer, error) {
-	return kexec.ReadFile(path, w)
-}
+func (s *hostSystem) ReadFile(path string) (*kexec.Buffer, error) { return kexec.ReadFile(path) }
 
-func (s *hostSystem) ReadFiles(name string, paths []string, ws []io.Writer) (*kexec.Buffer, []kexec.Part, error) {
-	return kexec.ReadFiles(name, paths, ws)
+func (s *hostSystem) ReadFiles(name string, paths []string) (*kexec.Buffer, []kexec.Part, error) {
+	return kexec.ReadFiles(name, paths)
 }
 
 func (s *hostSystem) Evidence(path string) (appraise.Evidence, error) {

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +22,6 @@ import (
 	"github.com/measuredboot/measuredboot/pkg/kcrypto"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
 	"github.com/measuredboot/measuredboot/pkg/kmod"
-	"github.com/measuredboot/measuredboot/pkg/measure"
 	"github.com/measuredboot/measuredboot/pkg/tpm"
 )
 
@@ -96,12 +94,10 @@ func (s *linuxSystem) Entries(ctx context.Context) ([]discover.Entry, []discover
 	return discover.Scan(ctx, devs, s.pool)
 }
 
-func (s *linuxSystem) ReadFile(path string, w io.Writer) (*kexec.Buffer, error) {
-	return kexec.ReadFile(path, w)
-}
+func (s *linuxSystem) ReadFile(path string) (*kexec.Buffer, error) { return kexec.ReadFile(path) }
 
-func (s *linuxSystem) ReadFiles(name string, paths []string, ws []io.Writer) (*kexec.Buffer, []kexec.Part, error) {
-	return kexec.ReadFiles(name, paths, ws)
+func (s *linuxSystem) ReadFiles(name string, paths []string) (*kexec.Buffer, []kexec.Part, error) {
+	return kexec.ReadFiles(name, paths)
 }
 
 func (s *linuxSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
@@ -164,14 +160,11 @@ func (s *linuxSystem) Keys() ([]imasig.Key, error) {
 	return imasig.ParseKeyList(boot.KeyListPath, b)
 }
 
-// linuxSystem offers the kernel's hashing; the compiler checks the signature it must have.
-var _ boot.FileHasher = (*linuxSystem)(nil)
-
 // FileHasher picks how file digests are computed: Go's crypto where Go has the CPU's SHA or
 // AVX2 instructions for SHA-256, else the kernel's (AF_ALG; under QEMU's TCG 3.4x faster than
 // Go's portable code). A hash the kernel cannot compute (its module not loaded) is computed in Go;
-// any other kernel error fails the measurement, never passes for a digest.
-func (s *linuxSystem) FileHasher() (func(crypto.Hash) (measure.Hasher, error), string) {
+// a kernel error never passes for a digest.
+func (s *linuxSystem) FileHasher() (func(crypto.Hash, []byte) ([]byte, error), string) {
 	if kcrypto.GoAccelerated(crypto.SHA256) {
 		return nil, "Go (this CPU has SHA or AVX2 instructions for it)"
 	}
@@ -182,15 +175,14 @@ func (s *linuxSystem) FileHasher() (func(crypto.Hash) (measure.Hasher, error), s
 	if err != nil {
 		drv = "?"
 	}
-	start := func(h crypto.Hash) (measure.Hasher, error) {
-		k, err := kcrypto.New(h)
+	sum := func(h crypto.Hash, data []byte) ([]byte, error) {
+		d, err := kcrypto.Sum(h, data)
 		if errors.Is(err, unix.ENOENT) || kcrypto.Name(h) == "" {
-			return measure.GoHasher{Hash: h.New()}, nil // not in this kernel (an unloaded module)
+			hh := h.New() // not in this kernel (an unloaded module): Go's
+			hh.Write(data)
+			return hh.Sum(nil), nil
 		}
-		if err != nil {
-			return nil, err
-		}
-		return k, nil
+		return d, err
 	}
-	return start, fmt.Sprintf("the kernel's crypto API (AF_ALG sha256 = %s), beside the reading: Go has no SHA instructions on this CPU", drv)
+	return sum, fmt.Sprintf("the kernel's crypto API (AF_ALG sha256 = %s): Go has no SHA instructions on this CPU", drv)
 }

@@ -53,10 +53,9 @@ type System interface {
 	OpenTPM() (TPM, error)
 	FirmwareLog() ([]byte, error)
 	Entries(ctx context.Context) ([]discover.Entry, []discover.Probe)
-	// ReadFile reads a file into a buffer; w, if not nil, gets its bytes while they are read.
-	ReadFile(path string, w io.Writer) (*kexec.Buffer, error)
-	// ReadFiles reads several files into one buffer, as initrds are concatenated; ws as w.
-	ReadFiles(name string, paths []string, ws []io.Writer) (*kexec.Buffer, []kexec.Part, error)
+	ReadFile(path string) (*kexec.Buffer, error)
+	// ReadFiles reads several files into one buffer, as initrds are concatenated.
+	ReadFiles(name string, paths []string) (*kexec.Buffer, []kexec.Part, error)
 	// Evidence returns what lies beside a file for appraisal: path.sig and security.ima.
 	Evidence(path string) (appraise.Evidence, error)
 	// Keys returns the keys built into the image.
@@ -75,7 +74,7 @@ type System interface {
 // crypto: cmds/measuredboot offers the kernel's where Go would run its portable code. what says
 // which, for the console.
 type FileHasher interface {
-	FileHasher() (start func(h crypto.Hash) (measure.Hasher, error), what string)
+	FileHasher() (sum func(h crypto.Hash, data []byte) ([]byte, error), what string)
 }
 
 // refusal is a reason not to boot one entry, or anything.
@@ -276,7 +275,7 @@ func (f *flow) run(ctx context.Context) error {
 	f.m = &measure.Measurer{Policy: f.pol, TPM: tpm, FileHash: crypto.SHA256, Log: log}
 	if fh, ok := f.sys.(FileHasher); ok {
 		var what string
-		f.m.NewHasher, what = fh.FileHasher()
+		f.m.Sum, what = fh.FileHasher()
 		f.say("file digests: %s", what)
 	}
 	// The IMA list begins, as the kernel's does, with the boot_aggregate of the PCRs as this
@@ -481,71 +480,44 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		fs := e.FSOf(path)
 		return policy.Object{Func: fn, Mask: policy.MayRead, HasFile: true, FSName: fs.Type, FSMagic: fs.Magic, FSUUID: fs.UUID}
 	}
-	// Each file a rule concerns is hashed while it is read (its hasher gets the bytes from the
-	// buffer piece by piece, beside the reading), then the kernel and each initrd part are measured
-	// and appraised in order. Early images (CPU microcode) come before the main initramfs; each is
-	// read once into its place in one buffer, and measured and appraised on its own.
-	objs := []*pending{f.prepare(fileObj(policy.KexecKernelCheck, e.Kernel), e.RelPath(e.Kernel), e.Kernel, nil)}
-	for i, p := range e.Initrds {
-		fn := policy.FirmwareCheck
-		if i == len(e.Initrds)-1 {
-			fn = policy.KexecInitramfsCheck
-		}
-		objs = append(objs, f.prepare(fileObj(fn, p), e.RelPath(p), p, nil))
-	}
-	hashers := make([]measure.Hasher, len(objs))
-	defer func() {
-		for _, h := range hashers {
-			if h != nil {
-				h.Close() // abandoned on an error path; a no-op once summed
-			}
-		}
-	}()
-	ws := make([]io.Writer, len(objs))
-	for i, p := range objs {
-		if p.err != nil || !(p.d.Measure || p.d.Appraise) {
-			continue
-		}
-		h, err := f.m.NewHash(p.obj.Hash)
-		if err != nil {
-			return fmt.Errorf("cannot measure %s: %w; nothing is booted unmeasured", p.obj.Name, err)
-		}
-		hashers[i], ws[i] = h, h
-	}
 	t := time.Now()
-	kernel, err := f.sys.ReadFile(e.Kernel, ws[0])
+	kernel, err := f.sys.ReadFile(e.Kernel)
 	f.ph.add("read", t)
 	if err != nil {
 		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("entry %q: read kernel: %w", e.Name, err)}
 	}
 	defer kernel.Close()
-	objs[0].obj.Data = kernel.Bytes()
 	f.readBytes, f.fileBytes = f.readBytes+kernel.ReadSize, f.fileBytes+int64(len(kernel.Bytes()))
+	// Early images (CPU microcode) come before the main initramfs; each is read once into its
+	// place in one buffer, and measured and appraised on its own.
 	var initrd *kexec.Buffer
+	var parts []kexec.Part
 	var initrdErr error // refused after the kernel was measured, as when they are read in turn
 	if len(e.Initrds) > 0 {
 		t := time.Now()
-		var parts []kexec.Part
-		initrd, parts, err = f.sys.ReadFiles("initrd", e.Initrds, ws[1:])
+		initrd, parts, err = f.sys.ReadFiles("initrd", e.Initrds)
 		f.ph.add("read", t)
 		if err != nil {
 			initrdErr = &refusal{relPaths(e), fmt.Errorf("entry %q: read initrd: %w", e.Name, err)}
-			objs = objs[:1]
 		} else {
 			defer initrd.Close()
-			for i, p := range parts {
-				objs[1+i].obj.Data = initrd.Bytes()[p.Off : p.Off+p.Len]
+			for _, p := range parts {
 				f.fileBytes += p.Len
 			}
 			f.readBytes += initrd.ReadSize
 		}
 	}
-	for i, p := range objs {
-		if hashers[i] != nil {
-			if err := f.m.Streamed(&p.obj, hashers[i]); err != nil {
-				return fmt.Errorf("cannot measure: %w; nothing is booted unmeasured", err)
-			}
+	// The kernel and each initrd part are hashed at once, then measured and appraised in order.
+	objs := []*pending{f.prepare(fileObj(policy.KexecKernelCheck, e.Kernel), e.RelPath(e.Kernel), e.Kernel, kernel.Bytes())}
+	for i, p := range parts {
+		fn := policy.FirmwareCheck
+		if i == len(parts)-1 {
+			fn = policy.KexecInitramfsCheck
 		}
+		objs = append(objs, f.prepare(fileObj(fn, p.Path), e.RelPath(p.Path), p.Path, initrd.Bytes()[p.Off:p.Off+p.Len]))
+	}
+	if err := f.hash(objs...); err != nil {
+		return err
 	}
 	for i, p := range objs {
 		if err := f.finish(p); err != nil {
@@ -558,7 +530,7 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	if e.DTB != "" {
 		// Measured and appraised like any early image, then refused: the boot would not be the
 		// one the entry describes.
-		dtb, err := f.sys.ReadFile(e.DTB, nil)
+		dtb, err := f.sys.ReadFile(e.DTB)
 		if err != nil {
 			return &refusal{e.RelPath(e.DTB), fmt.Errorf("entry %q: read devicetree: %w", e.Name, err)}
 		}
@@ -732,7 +704,7 @@ func (f *flow) firmwareDir(e discover.Entry, fileObj func(policy.Func, string) p
 	if len(paths) == 0 {
 		return nil, nil
 	}
-	buf, parts, err := f.sys.ReadFiles("firmware", paths, nil)
+	buf, parts, err := f.sys.ReadFiles("firmware", paths)
 	if err != nil {
 		return nil, &refusal{f.cfg.firmwareDir, fmt.Errorf("entry %q: read firmware: %w", e.Name, err)}
 	}

@@ -100,11 +100,9 @@ func (s *fakeSystem) FirmwareLog() ([]byte, error) {
 func (s *fakeSystem) Entries(context.Context) ([]discover.Entry, []discover.Probe) {
 	return s.entries, []discover.Probe{{Device: "vda1", Err: errors.New("no boot entry: grub: no config")}}
 }
-func (s *fakeSystem) ReadFile(p string, w io.Writer) (*kexec.Buffer, error) {
-	return kexec.ReadFile(p, w)
-}
-func (s *fakeSystem) ReadFiles(n string, p []string, ws []io.Writer) (*kexec.Buffer, []kexec.Part, error) {
-	return kexec.ReadFiles(n, p, ws)
+func (s *fakeSystem) ReadFile(p string) (*kexec.Buffer, error) { return kexec.ReadFile(p) }
+func (s *fakeSystem) ReadFiles(n string, p []string) (*kexec.Buffer, []kexec.Part, error) {
+	return kexec.ReadFiles(n, p)
 }
 func (s *fakeSystem) Keys() ([]imasig.Key, error) { return s.keys, nil }
 func (s *fakeSystem) Evidence(p string) (appraise.Evidence, error) {
@@ -399,32 +397,18 @@ func TestBootAggregateSHA1Only(t *testing.T) {
 // kernel's.
 type hasherSystem struct {
 	*fakeSystem
-	sum func(crypto.Hash, []byte) ([]byte, error) // the digest of everything written
-}
-
-var _ FileHasher = (*hasherSystem)(nil)
-
-func (s *hasherSystem) FileHasher() (func(crypto.Hash) (measure.Hasher, error), string) {
-	return func(h crypto.Hash) (measure.Hasher, error) { return &testHasher{h: h, sum: s.sum}, nil }, "the test's"
-}
-
-// testHasher collects what is written and hands it to sum.
-type testHasher struct {
-	h   crypto.Hash
-	buf []byte
 	sum func(crypto.Hash, []byte) ([]byte, error)
 }
 
-func (t *testHasher) Write(p []byte) (int, error) { t.buf = append(t.buf, p...); return len(p), nil }
-func (t *testHasher) Sum() ([]byte, error)        { return t.sum(t.h, t.buf) }
-func (t *testHasher) Close() error                { return nil }
+func (s *hasherSystem) FileHasher() (func(crypto.Hash, []byte) ([]byte, error), string) {
+	return s.sum, "the test's"
+}
 
 // TestRunUsesTheSystemsFileHasher: the file digests come from the System's hasher when it offers
-// one, once per file and for the command line, the files' bytes written to it while they are
-// read; a hasher that fails stops the boot before anything is loaded (nothing is booted
-// unmeasured), and one that returns a wrong-sized digest does too.
+// one, once per file and for the command line; a hasher that fails stops the boot before anything is loaded (nothing is
+// booted unmeasured), and one that returns a wrong-sized digest does too.
 func TestRunUsesTheSystemsFileHasher(t *testing.T) {
-	kernel, initrd := bytes.Repeat([]byte("k"), 3<<20+5), bytes.Repeat([]byte("i"), 3000)
+	kernel, initrd := bytes.Repeat([]byte("k"), 10000), bytes.Repeat([]byte("i"), 3000)
 	var mu sync.Mutex
 	var sizes []int
 	good := func(h crypto.Hash, b []byte) ([]byte, error) {
@@ -449,9 +433,6 @@ func TestRunUsesTheSystemsFileHasher(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("console lacks %q:\n%s", want, out.String())
 		}
-	}
-	if !bytes.Equal(sys.loaded.kernel, kernel) {
-		t.Errorf("the loaded kernel differs from the file")
 	}
 	for name, bad := range map[string]func(crypto.Hash, []byte) ([]byte, error){
 		"error":      func(crypto.Hash, []byte) ([]byte, error) { return nil, errors.New("AF_ALG: EIO") },

@@ -5,13 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
-
-// readPiece is how much of a file is read before its writer gets it.
-const readPiece = 1 << 20
 
 // MaxFileSize bounds what ReadFile accepts: a kernel or initramfs larger than this is refused
 // rather than read into memory.
@@ -41,13 +37,8 @@ const PartAlign = 4
 
 // ReadFiles reads each path once, in order, into one new memfd, each at the next PartAlign
 // boundary with zero padding between, as a boot loader concatenates initrds. The memfd is sealed
-// against shrinking and mapped read-only like ReadFile's; Parts says where each file is. ws, if
-// not nil, holds a writer per path (or nil) that gets that file's bytes as they are read (see
-// ReadFile).
-func ReadFiles(name string, paths []string, ws []io.Writer) (*Buffer, []Part, error) {
-	if ws != nil && len(ws) != len(paths) {
-		return nil, nil, fmt.Errorf("%s: %d writers for %d files", name, len(ws), len(paths))
-	}
+// against shrinking and mapped read-only like ReadFile's; Parts says where each file is.
+func ReadFiles(name string, paths []string) (*Buffer, []Part, error) {
 	var parts []Part
 	var size int64
 	var srcs []*os.File
@@ -87,10 +78,7 @@ func ReadFiles(name string, paths []string, ws []io.Writer) (*Buffer, []Part, er
 	for i, f := range srcs {
 		rs[i] = f
 	}
-	if ws == nil {
-		ws = make([]io.Writer, len(parts))
-	}
-	if err := b.fillParts(rs, parts, ws); err != nil {
+	if err := b.fillParts(rs, parts); err != nil {
 		b.Close()
 		return nil, nil, err
 	}
@@ -99,10 +87,8 @@ func ReadFiles(name string, paths []string, ws []io.Writer) (*Buffer, []Part, er
 
 // ReadFile reads path once into a new memfd named after it, seals the memfd against shrinking and
 // maps its contents read-only. An empty file, a file larger than MaxFileSize, or a file whose size
-// changes while it is read is an error. If w is not nil it gets the file's bytes, from the memfd,
-// piece by piece as they are read, on another goroutine: a digest of them is done almost when
-// the read is. An error from w fails the read.
-func ReadFile(path string, w io.Writer) (*Buffer, error) {
+// changes while it is read is an error.
+func ReadFile(path string) (*Buffer, error) {
 	src, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -123,7 +109,7 @@ func ReadFile(path string, w io.Writer) (*Buffer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.fillParts([]io.Reader{src}, []Part{{Path: path, Len: size}}, []io.Writer{w}); err != nil {
+	if err := b.fillParts([]io.Reader{src}, []Part{{Path: path, Len: size}}); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -146,67 +132,23 @@ func newBuffer(name string, size int64) (*Buffer, error) {
 // fillParts reads each source into its part of the memfd through a temporary writable mapping,
 // then replaces it with a read-only one and seals the size against shrinking. Both mappings are
 // populated when made (MAP_POPULATE): one call instead of a page fault per page, which costs the
-// most where faults are slowest, under emulation. A part with a writer is read in pieces, each
-// handed to the writer's goroutine once it is in the memfd, so that hashing runs beside reading;
-// the mapping is unmapped only after every writer is done.
-func (b *Buffer) fillParts(srcs []io.Reader, parts []Part, ws []io.Writer) error {
+// most where faults are slowest, under emulation.
+func (b *Buffer) fillParts(srcs []io.Reader, parts []Part) error {
 	rw, err := unix.Mmap(int(b.f.Fd()), 0, int(b.size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
 		return fmt.Errorf("mmap(memfd:%s, %d): %w", b.Name, b.size, err)
 	}
-	var wg sync.WaitGroup
-	werrs := make([]error, len(parts))
 	for i, p := range parts {
-		dst := rw[p.Off : p.Off+p.Len]
-		piece := len(dst)
-		var pieces chan []byte
-		if ws[i] != nil {
-			// Ask for the whole file at once, so that the disk sees large requests while the
-			// pieces are read (and hashed) in turn.
-			if f, ok := srcs[i].(*os.File); ok {
-				unix.Fadvise(int(f.Fd()), 0, p.Len, unix.FADV_WILLNEED)
-			}
-			piece = readPiece
-			pieces = make(chan []byte, len(dst)/piece+1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for q := range pieces {
-					if werrs[i] == nil {
-						_, werrs[i] = ws[i].Write(q)
-					}
-				}
-			}()
-		}
-		var rerr error
-		off := 0
-		for off < len(dst) && rerr == nil {
-			end := min(off+piece, len(dst))
-			var n int
-			n, rerr = io.ReadFull(srcs[i], dst[off:end])
-			b.ReadSize += int64(n)
-			if rerr == nil && pieces != nil {
-				pieces <- dst[off:end]
-			}
-			off += n
-		}
-		if pieces != nil {
-			close(pieces)
-		}
+		n, rerr := io.ReadFull(srcs[i], rw[p.Off:p.Off+p.Len])
+		b.ReadSize += int64(n)
 		if rerr != nil {
-			err = fmt.Errorf("%s: read %d of %d bytes: %w", p.Path, off, p.Len, rerr)
+			err = fmt.Errorf("%s: read %d of %d bytes: %w", p.Path, n, p.Len, rerr)
 			break
 		}
 		var one [1]byte
 		if m, _ := srcs[i].Read(one[:]); m != 0 {
 			err = fmt.Errorf("%s: file grew while it was read (more than %d bytes)", p.Path, p.Len)
 			break
-		}
-	}
-	wg.Wait()
-	for i, werr := range werrs {
-		if err == nil && werr != nil {
-			err = fmt.Errorf("%s: while it was read: %w", parts[i].Path, werr)
 		}
 	}
 	if uerr := unix.Munmap(rw); err == nil && uerr != nil {

@@ -2,14 +2,11 @@ package kexec
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -30,7 +27,7 @@ func writeFile(t *testing.T, data []byte) string {
 // sealed.
 func TestLoadedBytesAreHashedBytes(t *testing.T) {
 	data := bytes.Repeat([]byte("kernel-bytes."), 1000)
-	b, err := ReadFile(writeFile(t, data), nil)
+	b, err := ReadFile(writeFile(t, data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +85,7 @@ func TestReadFileErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{empty, dir, filepath.Join(dir, "missing")} {
-		if b, err := ReadFile(p, nil); err == nil {
+		if b, err := ReadFile(p); err == nil {
 			b.Close()
 			t.Errorf("ReadFile(%q) succeeded, want error", p)
 		}
@@ -96,7 +93,7 @@ func TestReadFileErrors(t *testing.T) {
 }
 
 func TestLoadRefusesUnsealed(t *testing.T) {
-	b, err := ReadFile(writeFile(t, []byte("k")), nil)
+	b, err := ReadFile(writeFile(t, []byte("k")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +108,7 @@ func TestReadFilesConcatenates(t *testing.T) {
 	a, bb := filepath.Join(dir, "ucode.img"), filepath.Join(dir, "initrd.img")
 	os.WriteFile(a, []byte("microcode"), 0o644) // 9 bytes: the next part starts at 12
 	os.WriteFile(bb, []byte("initramfs"), 0o644)
-	b, parts, err := ReadFiles("initrd", []string{a, bb}, nil)
+	b, parts, err := ReadFiles("initrd", []string{a, bb})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,63 +123,7 @@ func TestReadFilesConcatenates(t *testing.T) {
 	if b.ReadSize != 18 {
 		t.Errorf("ReadSize = %d, want 18 (each byte read once)", b.ReadSize)
 	}
-	if _, _, err := ReadFiles("x", []string{a, filepath.Join(dir, "missing")}, nil); err == nil {
+	if _, _, err := ReadFiles("x", []string{a, filepath.Join(dir, "missing")}); err == nil {
 		t.Error("ReadFiles with a missing file succeeded, want error")
 	}
 }
-
-// failAfter is a writer that fails once it has taken n bytes.
-type failAfter struct {
-	n   int
-	got bytes.Buffer
-}
-
-func (f *failAfter) Write(p []byte) (int, error) {
-	if f.got.Len()+len(p) > f.n {
-		return 0, errors.New("hash failed")
-	}
-	return f.got.Write(p)
-}
-
-// TestReadStreams: a writer given to ReadFile or ReadFiles gets exactly its file's bytes, in
-// order and once, in pieces while the file is read (a 2.5-piece file arrives in 3 writes); the
-// read counts each byte once; a writer's error fails the read and names the file.
-func TestReadStreams(t *testing.T) {
-	data := make([]byte, readPiece*5/2)
-	rand.Read(data)
-	var pieces int
-	w := writerFunc(func(p []byte) (int, error) { pieces++; return len(p), nil })
-	var got bytes.Buffer
-	b, err := ReadFile(writeFile(t, data), io.MultiWriter(&got, w))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if !bytes.Equal(got.Bytes(), data) || !bytes.Equal(b.Bytes(), data) || pieces != 3 || b.ReadSize != int64(len(data)) {
-		t.Errorf("streamed %d bytes in %d writes (equal %v), read %d; want %d in 3, equal", got.Len(), pieces, bytes.Equal(got.Bytes(), data), b.ReadSize, len(data))
-	}
-
-	dir := t.TempDir()
-	a, c := filepath.Join(dir, "ucode.img"), filepath.Join(dir, "initrd.img")
-	os.WriteFile(a, []byte("microcode"), 0o644)
-	os.WriteFile(c, data, 0o644)
-	var ga, gc bytes.Buffer
-	b2, _, err := ReadFiles("initrd", []string{a, c}, []io.Writer{nil, &gc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b2.Close()
-	if ga.Len() != 0 || !bytes.Equal(gc.Bytes(), data) {
-		t.Errorf("ReadFiles streamed %d and %d bytes, want 0 (no writer) and %d", ga.Len(), gc.Len(), len(data))
-	}
-	if _, _, err := ReadFiles("initrd", []string{a, c}, []io.Writer{nil}); err == nil {
-		t.Error("ReadFiles with one writer for two files succeeded")
-	}
-	if _, err := ReadFile(c, &failAfter{n: readPiece}); err == nil || !strings.Contains(err.Error(), "initrd.img: while it was read: hash failed") {
-		t.Errorf("ReadFile with a failing writer = %v, want the writer's error naming the file", err)
-	}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

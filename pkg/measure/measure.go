@@ -8,8 +8,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"runtime"
 	"slices"
 	"sync"
@@ -36,54 +34,9 @@ type Measurer struct {
 	Log      *eventlog.Log // the TCG log; its banks are the banks extended
 	IMA      []ima.Entry   // the IMA list, in order
 	Stats    Stats         // what the measuring cost
-	// NewHasher starts the file digests when set (the boot program passes the kernel's crypto
-	// where Go would run portable code); nil means Go's crypto. Its errors fail the measurement.
-	NewHasher func(h crypto.Hash) (Hasher, error)
-}
-
-// Hasher is a file digest in progress: the bytes are written to it, then Sum returns the digest.
-// Close abandons it.
-type Hasher interface {
-	io.Writer
-	Sum() ([]byte, error)
-	Close() error
-}
-
-// GoHasher is a Hasher of Go's crypto.
-type GoHasher struct{ hash.Hash }
-
-// Sum returns the digest.
-func (g GoHasher) Sum() ([]byte, error) { return g.Hash.Sum(nil), nil }
-
-// Close does nothing.
-func (g GoHasher) Close() error { return nil }
-
-// NewHash starts a digest with h: NewHasher's, or Go's.
-func (m *Measurer) NewHash(h crypto.Hash) (Hasher, error) {
-	if !h.Available() {
-		return nil, fmt.Errorf("hash %v is not available", h)
-	}
-	if m.NewHasher != nil {
-		return m.NewHasher(h)
-	}
-	return GoHasher{h.New()}, nil
-}
-
-// Streamed sets o.Digest from hh, which o's bytes were written to while they were read, and
-// counts the bytes and the time Sum took (what was left to hash after the read). hh is closed.
-func (m *Measurer) Streamed(o *Object, hh Hasher) error {
-	t0 := time.Now()
-	d, err := hh.Sum()
-	m.Stats.HashTime += time.Since(t0)
-	if err == nil && len(d) != m.hashOf(*o).Size() {
-		err = fmt.Errorf("a %v digest of %d bytes", m.hashOf(*o), len(d))
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.Name, err)
-	}
-	o.Hash, o.Digest = m.hashOf(*o), d
-	m.Stats.Hashed += int64(len(o.Data))
-	return nil
+	// Sum computes file digests in Hash when set (the boot program passes the kernel's crypto
+	// where Go would run portable code); nil means Go's crypto. Its error fails the measurement.
+	Sum func(h crypto.Hash, data []byte) ([]byte, error)
 }
 
 // Stats counts the work done, for the boot program's phase timings.
@@ -183,21 +136,19 @@ func (m *Measurer) Hash(objs ...*Object) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			hh, err := m.NewHash(o.Hash)
-			if err == nil {
-				_, err = hh.Write(o.Data)
-				if err != nil {
-					hh.Close()
-				} else {
-					o.Digest, err = hh.Sum()
+			if m.Sum != nil {
+				o.Digest, errs[i] = m.Sum(o.Hash, o.Data)
+				if errs[i] == nil && len(o.Digest) != o.Hash.Size() {
+					errs[i] = fmt.Errorf("a %v digest of %d bytes", o.Hash, len(o.Digest))
 				}
+				if errs[i] != nil {
+					o.Digest, errs[i] = nil, fmt.Errorf("%s: %w", o.Name, errs[i])
+				}
+				return
 			}
-			if err == nil && len(o.Digest) != o.Hash.Size() {
-				err = fmt.Errorf("a %v digest of %d bytes", o.Hash, len(o.Digest))
-			}
-			if err != nil {
-				o.Digest, errs[i] = nil, fmt.Errorf("%s: %w", o.Name, err)
-			}
+			hh := o.Hash.New()
+			hh.Write(o.Data)
+			o.Digest = hh.Sum(nil)
 		}()
 		m.Stats.Hashed += int64(len(o.Data))
 	}
