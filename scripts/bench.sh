@@ -65,7 +65,7 @@ grep '^measuredboot: tpm:' "$BUILD/bench/console-nothing.log" | sed 's/^measured
 grep '^measuredboot: time:' "$BUILD/bench/console-default.log" | sed 's/^measuredboot: /  phases, default policy: /'
 grep '^measuredboot: time:' "$BUILD/bench/console-nothing.log" | sed 's/^measuredboot: /  phases, no-op policy: /'
 grep '^uroot-boot: time:' "$BUILD/bench/console-uroot.log" | sed 's/^uroot-boot: /  phases, u-root boot path: /'
-grep '^measuredboot: bytes:' "$BUILD/bench/console-default.log" | sed 's/^measuredboot: /  /'
+grep '^measuredboot: bytes' "$BUILD/bench/console-default.log" | sed 's/^measuredboot: /  /'
 
 # 3. Size: the image against a plain u-root image with the same commands and no measuredboot.
 "$MBCTL" build -policy "$ROOT/configs/policy" -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$BUILD/bench/mb.cpio.xz" 2>/dev/null

@@ -167,8 +167,9 @@ func (p *phases) String() string {
 // flow is one boot: what run has set up, shared by the steps.
 type flow struct {
 	ph        phases
-	readBytes int64 // bytes read from files handed over
-	fileBytes int64 // the size of those files
+	readBytes int64      // bytes read from files handed over
+	fileBytes int64      // the size of those files
+	reads     []fileRead // per file, in the order read
 	out       io.Writer
 	sys       System
 	cfg       config
@@ -179,6 +180,12 @@ type flow struct {
 }
 
 func (f *flow) say(format string, a ...any) { fmt.Fprintf(f.out, "measuredboot: "+format+"\n", a...) }
+
+// fileRead is how much of one handed-over file was read, against its size.
+type fileRead struct {
+	name       string
+	read, size int64
+}
 
 // Run is the whole boot flow. It returns only when nothing was booted; the error says why.
 func Run(ctx context.Context, out io.Writer, sys System) error {
@@ -488,6 +495,7 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	}
 	defer kernel.Close()
 	f.readBytes, f.fileBytes = f.readBytes+kernel.ReadSize, f.fileBytes+int64(len(kernel.Bytes()))
+	f.reads = append(f.reads, fileRead{e.RelPath(e.Kernel), kernel.ReadSize, int64(len(kernel.Bytes()))})
 	// Early images (CPU microcode) come before the main initramfs; each is read once into its
 	// place in one buffer, and measured and appraised on its own.
 	var initrd *kexec.Buffer
@@ -503,6 +511,7 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 			defer initrd.Close()
 			for _, p := range parts {
 				f.fileBytes += p.Len
+				f.reads = append(f.reads, fileRead{e.RelPath(p.Path), p.Read, p.Len})
 			}
 			f.readBytes += initrd.ReadSize
 		}
@@ -606,6 +615,11 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		ratio = float64(f.readBytes) / float64(f.fileBytes)
 	}
 	f.say("bytes: read %d of %d file bytes (%.2f per byte), hashed %d; %d TPM extends", f.readBytes, f.fileBytes, ratio, st.Hashed, st.Extends)
+	per := make([]string, len(f.reads))
+	for i, r := range f.reads {
+		per[i] = fmt.Sprintf("%s %d of %d", r.name, r.read, r.size)
+	}
+	f.say("bytes read per file: %s", strings.Join(per, ", "))
 	if u, ok := f.tpm.(interface{ Usage() string }); ok {
 		f.say("tpm: %s", u.Usage())
 	}
@@ -709,6 +723,10 @@ func (f *flow) firmwareDir(e discover.Entry, fileObj func(policy.Func, string) p
 		return nil, &refusal{f.cfg.firmwareDir, fmt.Errorf("entry %q: read firmware: %w", e.Name, err)}
 	}
 	defer buf.Close()
+	for _, p := range parts {
+		f.readBytes, f.fileBytes = f.readBytes+p.Read, f.fileBytes+p.Len
+		f.reads = append(f.reads, fileRead{e.RelPath(p.Path), p.Read, p.Len})
+	}
 	files := map[string][]byte{}
 	for _, p := range parts {
 		data := buf.Bytes()[p.Off : p.Off+p.Len]

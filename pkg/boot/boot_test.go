@@ -252,6 +252,7 @@ func TestRunMeasuresAndHandsOver(t *testing.T) {
 		"measuredboot: KEXEC_KERNEL_CHECK    pcr=9  sha256:" + ksum[:16] + " /boot/vmlinuz measured ima-ng",
 		"measuredboot: kexec Debian\n",
 		fmt.Sprintf("measuredboot: bytes: read %d of %d file bytes (1.00 per byte)", len(kernel)+len(initrd), len(kernel)+len(initrd)),
+		fmt.Sprintf("measuredboot: bytes read per file: /boot/vmlinuz %d of %d, /boot/initrd.img %d of %d\n", len(kernel), len(kernel), len(initrd), len(initrd)),
 		"measuredboot: time: modules ",
 	} {
 		if !strings.Contains(out.String(), want) {

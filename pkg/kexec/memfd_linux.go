@@ -29,6 +29,7 @@ type Buffer struct {
 type Part struct {
 	Path     string
 	Off, Len int64
+	Read     int64 // bytes read from the file into the buffer (Len once the read succeeded)
 }
 
 // PartAlign is where each part of a multi-file buffer starts: the kernel looks for the next
@@ -141,6 +142,7 @@ func (b *Buffer) fillParts(srcs []io.Reader, parts []Part) error {
 	for i, p := range parts {
 		n, rerr := io.ReadFull(srcs[i], rw[p.Off:p.Off+p.Len])
 		b.ReadSize += int64(n)
+		parts[i].Read = int64(n)
 		if rerr != nil {
 			err = fmt.Errorf("%s: read %d of %d bytes: %w", p.Path, n, p.Len, rerr)
 			break

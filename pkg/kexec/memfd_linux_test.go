@@ -113,7 +113,7 @@ func TestReadFilesConcatenates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	want := []Part{{a, 0, 9}, {bb, 12, 9}}
+	want := []Part{{a, 0, 9, 9}, {bb, 12, 9, 9}}
 	if len(parts) != 2 || parts[0] != want[0] || parts[1] != want[1] {
 		t.Fatalf("parts = %+v, want %+v", parts, want)
 	}
