@@ -4,7 +4,8 @@
 # image boots on. The host's kernel may lack them (this project's CI host has no AF_ALG), and a
 # test that took its host branch there would prove nothing: in the guest those tests see
 # MEASUREDBOOT_GUEST=1 and fail where they would otherwise step aside. Exit 0 only if every
-# package passed.
+# package passed. GUEST_TEST_ARGS replaces the test binaries' arguments (default -test.v), e.g.
+# "-test.run=^$ -test.bench=. -test.benchtime=3x" for make bench.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -25,11 +26,12 @@ for m in "${MODS[@]}"; do
   [ -n "$f" ] || { echo "guest-test: no $m.ko under /lib/modules/$KVER"; exit 1; }
   cp "$f" "$work/root/modules/"; echo "$m.ko" >> "$work/root/modules/order"
 done
+echo "${GUEST_TEST_ARGS:--test.v}" > "$work/root/tests/args"
 (cd "$work/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) > "$work/guest.cpio"
 timeout "${QEMU_TIMEOUT:-240}" qemu-system-x86_64 -machine q35 -smp 2 -m 1024 -nographic -no-reboot \
   -kernel "$KERNEL" -initrd "$work/guest.cpio" -append "console=ttyS0 loglevel=3 rdinit=/init" \
   > "$work/console.log" 2>&1 || true
-grep -a -- '^    \|^--- \|^guest-test:' "$work/console.log" || true
+grep -a -- '^    \|^--- \|^Benchmark\|^guest-test:' "$work/console.log" || true
 n=0
 for p in "${PKGS[@]}"; do
   grep -aq "^guest-test: PASS $(basename "$p").test" "$work/console.log" ||

@@ -161,8 +161,8 @@ func (s *linuxSystem) Keys() ([]imasig.Key, error) {
 }
 
 // FileHasher picks how file digests are computed: Go's crypto where Go has the CPU's SHA or
-// AVX2 instructions for SHA-256, else the kernel's (AF_ALG; under QEMU's TCG 3.4x faster than
-// Go's portable code). A hash the kernel cannot compute (its module not loaded) is computed in Go;
+// AVX2 instructions for SHA-256, else the kernel's (AF_ALG; under QEMU's TCG about twice as fast
+// as Go's portable code). A hash the kernel cannot compute (its module not loaded) is computed in Go;
 // a kernel error never passes for a digest.
 func (s *linuxSystem) FileHasher() (func(crypto.Hash, []byte) ([]byte, error), string) {
 	if kcrypto.GoAccelerated(crypto.SHA256) {

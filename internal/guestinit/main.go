@@ -1,6 +1,6 @@
 // Command guestinit is PID 1 of the image scripts/guest-test.sh boots under QEMU: it mounts
 // /proc, /sys, /dev and /tmp, loads the modules listed in /modules/order, runs every test binary
-// in /tests with MEASUREDBOOT_GUEST=1 (tests that need the boot kernel fail instead of taking
+// in /tests with the arguments in /tests/args (default -test.v) and MEASUREDBOOT_GUEST=1 (tests that need the boot kernel fail instead of taking
 // their host branch), prints "guest-test: PASS name" or "guest-test: FAIL name" for each, and
 // powers the machine off.
 package main
@@ -30,9 +30,13 @@ func main() {
 			fmt.Printf("guest-test: FAIL module %s: %v\n", name, err)
 		}
 	}
+	args := []string{"-test.v"}
+	if b, err := os.ReadFile("/tests/args"); err == nil {
+		args = strings.Fields(string(b))
+	}
 	tests, _ := filepath.Glob("/tests/*.test")
 	for _, t := range tests {
-		cmd := exec.Command(t, "-test.v")
+		cmd := exec.Command(t, args...)
 		cmd.Dir = "/tests"
 		cmd.Env = append(os.Environ(), "MEASUREDBOOT_GUEST=1", "TMPDIR=/tmp")
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout

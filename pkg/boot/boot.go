@@ -166,17 +166,15 @@ func (p *phases) String() string {
 
 // flow is one boot: what run has set up, shared by the steps.
 type flow struct {
-	ph        phases
-	readBytes int64      // bytes read from files handed over
-	fileBytes int64      // the size of those files
-	reads     []fileRead // per file, in the order read
-	out       io.Writer
-	sys       System
-	cfg       config
-	m         *measure.Measurer
-	appr      *appraise.Appraiser
-	pol       *policy.Policy
-	tpm       TPM
+	ph    phases
+	reads []fileRead // the files handed over, in the order read
+	out   io.Writer
+	sys   System
+	cfg   config
+	m     *measure.Measurer
+	appr  *appraise.Appraiser
+	pol   *policy.Policy
+	tpm   TPM
 }
 
 func (f *flow) say(format string, a ...any) { fmt.Fprintf(f.out, "measuredboot: "+format+"\n", a...) }
@@ -494,7 +492,6 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("entry %q: read kernel: %w", e.Name, err)}
 	}
 	defer kernel.Close()
-	f.readBytes, f.fileBytes = f.readBytes+kernel.ReadSize, f.fileBytes+int64(len(kernel.Bytes()))
 	f.reads = append(f.reads, fileRead{e.RelPath(e.Kernel), kernel.ReadSize, int64(len(kernel.Bytes()))})
 	// Early images (CPU microcode) come before the main initramfs; each is read once into its
 	// place in one buffer, and measured and appraised on its own.
@@ -510,10 +507,8 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		} else {
 			defer initrd.Close()
 			for _, p := range parts {
-				f.fileBytes += p.Len
 				f.reads = append(f.reads, fileRead{e.RelPath(p.Path), p.Read, p.Len})
 			}
-			f.readBytes += initrd.ReadSize
 		}
 	}
 	// The kernel and each initrd part are hashed at once, then measured and appraised in order.
@@ -610,15 +605,17 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	f.ph.d["hash"], f.ph.d["tpm extend"] = st.HashTime, st.ExtendTime
 	f.ph.names = append(f.ph.names, "hash", "tpm extend")
 	f.say("time: %v; total %.3fs", &f.ph, time.Since(start).Seconds())
-	ratio := 0.0
-	if f.fileBytes > 0 {
-		ratio = float64(f.readBytes) / float64(f.fileBytes)
-	}
-	f.say("bytes: read %d of %d file bytes (%.2f per byte), hashed %d; %d TPM extends", f.readBytes, f.fileBytes, ratio, st.Hashed, st.Extends)
+	var read, size int64
 	per := make([]string, len(f.reads))
 	for i, r := range f.reads {
+		read, size = read+r.read, size+r.size
 		per[i] = fmt.Sprintf("%s %d of %d", r.name, r.read, r.size)
 	}
+	ratio := 0.0
+	if size > 0 {
+		ratio = float64(read) / float64(size)
+	}
+	f.say("bytes: read %d of %d file bytes (%.2f per byte), hashed %d; %d TPM extends", read, size, ratio, st.Hashed, st.Extends)
 	f.say("bytes read per file: %s", strings.Join(per, ", "))
 	if u, ok := f.tpm.(interface{ Usage() string }); ok {
 		f.say("tpm: %s", u.Usage())
@@ -724,7 +721,6 @@ func (f *flow) firmwareDir(e discover.Entry, fileObj func(policy.Func, string) p
 	}
 	defer buf.Close()
 	for _, p := range parts {
-		f.readBytes, f.fileBytes = f.readBytes+p.Read, f.fileBytes+p.Len
 		f.reads = append(f.reads, fileRead{e.RelPath(p.Path), p.Read, p.Len})
 	}
 	files := map[string][]byte{}

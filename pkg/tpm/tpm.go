@@ -18,15 +18,14 @@ import (
 // Device is a TPM reached over a transport. It counts the commands it sends, by command code,
 // and the time the TPM took to answer them.
 type Device struct {
-	t        *counted
-	commands int
+	t *counted
 }
 
 // New returns a Device that sends its commands over t.
 func New(t transport.TPM) *Device { return &Device{t: &counted{t: t, n: map[uint32]int{}}} }
 
 // Commands returns how many TPM commands d has sent.
-func (d *Device) Commands() int { return d.commands }
+func (d *Device) Commands() int { return d.t.sent }
 
 // Usage says what d has sent and how long the TPM took, for the boot program's console, as
 // "10 commands in 0.150s: 1 GetCapability, 2 PCR_Read, 7 PCR_Extend".
@@ -75,7 +74,6 @@ func (c *counted) Send(cmd []byte) ([]byte, error) {
 
 // Banks returns the PCR banks that have at least one PCR allocated, in the TPM's order.
 func (d *Device) Banks() ([]eventlog.Alg, error) {
-	d.commands++
 	rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapPCRs, PropertyCount: 16}.Execute(d.t)
 	if err != nil {
 		return nil, fmt.Errorf("tpm: GetCapability(TPM_CAP_PCRS): %w", err)
@@ -106,7 +104,6 @@ func (d *Device) Extend(pcr uint32, digests []eventlog.Digest) error {
 	for i, dg := range digests {
 		vals[i] = tpm2.TPMTHA{HashAlg: tpm2.TPMIAlgHash(dg.Alg), Digest: dg.Sum}
 	}
-	d.commands++
 	_, err := tpm2.PCRExtend{
 		PCRHandle: tpm2.AuthHandle{Handle: tpm2.TPMHandle(pcr), Auth: tpm2.PasswordAuth(nil)},
 		Digests:   tpm2.TPMLDigestValues{Digests: vals},
@@ -133,7 +130,6 @@ func (d *Device) Read(alg eventlog.Alg, pcrs []uint32) (map[uint32][]byte, error
 			sel[p/8] |= 1 << (p % 8)
 			want = append(want, p)
 		}
-		d.commands++
 		rsp, err := tpm2.PCRRead{PCRSelectionIn: tpm2.TPMLPCRSelection{
 			PCRSelections: []tpm2.TPMSPCRSelection{{Hash: tpm2.TPMIAlgHash(alg), PCRSelect: sel}},
 		}}.Execute(d.t)
