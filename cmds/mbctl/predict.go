@@ -168,7 +168,7 @@ func (s *hostSystem) FirmwareLog() ([]byte, error) {
 	return s.fwlog, nil
 }
 
-func (s *hostSystem) Entries(context.Context) ([]discover.Entry, []discover.Probe) {
+func (s *hostSystem) Entries(context.Context, discover.Options) ([]discover.Entry, []discover.Probe) {
 	return []discover.Entry{s.entry}, nil
 }
 

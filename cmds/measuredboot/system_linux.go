@@ -78,7 +78,7 @@ func (s *linuxSystem) FirmwareLog() ([]byte, error) {
 }
 
 // Entries waits briefly for block devices (virtio_blk probes asynchronously), then scans them all.
-func (s *linuxSystem) Entries(ctx context.Context) ([]discover.Entry, []discover.Probe) {
+func (s *linuxSystem) Entries(ctx context.Context, opts discover.Options) ([]discover.Entry, []discover.Probe) {
 	var devs block.BlockDevices
 	deadline := time.Now().Add(blockDevWait)
 	for {
@@ -91,7 +91,7 @@ func (s *linuxSystem) Entries(ctx context.Context) ([]discover.Entry, []discover
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return discover.Scan(ctx, devs, s.pool)
+	return discover.Scan(ctx, devs, s.pool, opts)
 }
 
 func (s *linuxSystem) ReadFile(path string) (*kexec.Buffer, error) { return kexec.ReadFile(path) }

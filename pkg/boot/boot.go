@@ -52,7 +52,8 @@ type System interface {
 	ReadConfig(path string) ([]byte, error)
 	OpenTPM() (TPM, error)
 	FirmwareLog() ([]byte, error)
-	Entries(ctx context.Context) ([]discover.Entry, []discover.Probe)
+	// Entries finds the boot entries on the devices opts allows, in boot order.
+	Entries(ctx context.Context, opts discover.Options) ([]discover.Entry, []discover.Probe)
 	ReadFile(path string) (*kexec.Buffer, error)
 	// ReadFiles reads several files into one buffer, as initrds are concatenated.
 	ReadFiles(name string, paths []string) (*kexec.Buffer, []kexec.Part, error)
@@ -88,10 +89,18 @@ func (r *refusal) Unwrap() error { return r.reason }
 
 // config holds the build-time settings of the image.
 type config struct {
-	logMode      bool   // appraise_mode=log: failures are measured and printed, the boot goes on
-	recoverShell bool   // on_refuse=shell: after a refusal, return to init's shell (after a recovery event)
-	crossCheck   bool   // test only: let the boot kernel's IMA measure the kexec files too
-	firmwareDir  string // firmware_dir=/boot/firmware: files handed to the next kernel's /lib/firmware
+	logMode      bool             // appraise_mode=log: failures are measured and printed, the boot goes on
+	recoverShell bool             // on_refuse=shell: after a refusal, return to init's shell (after a recovery event)
+	crossCheck   bool             // test only: let the boot kernel's IMA measure the kexec files too
+	firmwareDir  string           // firmware_dir=/boot/firmware: files handed to the next kernel's /lib/firmware
+	discover     discover.Options // boot_devices=, removable_media=
+}
+
+// CheckConfig parses an image's settings (/etc/measuredboot/config) exactly as the boot does, so
+// that the build refuses what the boot would refuse.
+func CheckConfig(b []byte) error {
+	_, err := parseConfig(b)
+	return err
 }
 
 // parseConfig reads the image's key=value settings; an unknown key or value is an error.
@@ -122,13 +131,29 @@ func parseConfig(b []byte) (config, error) {
 				return c, bad("an absolute path on the boot partition, such as /boot/firmware")
 			}
 			c.firmwareDir = v
+		case "boot_devices":
+			// Stable hardware paths, comma-separated, in boot order: pci-0000:00:04.0,...
+			if v == "" {
+				return c, bad("stable hardware paths such as pci-0000:00:04.0, comma-separated")
+			}
+			for _, d := range strings.Split(v, ",") {
+				if d = strings.TrimSpace(d); d == "" || strings.ContainsAny(d, " /\t") || d == "." || d == ".." {
+					return c, bad("stable hardware paths such as pci-0000:00:04.0, comma-separated")
+				}
+				c.discover.Devices = append(c.discover.Devices, d)
+			}
+		case "removable_media":
+			if v != "deny" && v != "allow" {
+				return c, bad("deny or allow")
+			}
+			c.discover.AllowRemovable = v == "allow"
 		case "kernel_ima_crosscheck":
 			if v != "0" && v != "1" {
 				return c, bad("0 or 1")
 			}
 			c.crossCheck = v == "1"
 		default:
-			return c, fmt.Errorf("%s:%d: unknown setting %q (want appraise_mode, on_refuse, firmware_dir or kernel_ima_crosscheck)", ConfigPath, i+1, k)
+			return c, fmt.Errorf("%s:%d: unknown setting %q (want appraise_mode, on_refuse, firmware_dir, boot_devices, removable_media or kernel_ima_crosscheck)", ConfigPath, i+1, k)
 		}
 	}
 	return c, nil
@@ -298,7 +323,7 @@ func (f *flow) run(ctx context.Context) error {
 	}
 
 	t = time.Now()
-	entries, probes := f.sys.Entries(ctx)
+	entries, probes := f.sys.Entries(ctx, f.cfg.discover)
 	f.ph.add("discover", t)
 	if len(entries) == 0 {
 		var why []string

@@ -97,7 +97,7 @@ func (s *fakeSystem) FirmwareLog() ([]byte, error) {
 	}
 	return s.fwlog, nil
 }
-func (s *fakeSystem) Entries(context.Context) ([]discover.Entry, []discover.Probe) {
+func (s *fakeSystem) Entries(context.Context, discover.Options) ([]discover.Entry, []discover.Probe) {
 	return s.entries, []discover.Probe{{Device: "vda1", Err: errors.New("no boot entry: grub: no config")}}
 }
 func (s *fakeSystem) ReadFile(p string) (*kexec.Buffer, error) { return kexec.ReadFile(p) }

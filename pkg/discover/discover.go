@@ -110,6 +110,18 @@ func (e Entry) RelPath(p string) string {
 	return "/" + strings.TrimPrefix(r, ".")
 }
 
+// Options say which devices discovery may boot from; the image's settings fill them
+// (boot_devices=, removable_media=).
+type Options struct {
+	// Devices, if not empty, are the only devices scanned, by stable hardware path (the path of
+	// the device under /sys/devices, such as "pci-0000:00:04.0"), in the order given: the order
+	// of the boot. A file system UUID or a label is never used: anyone can copy them.
+	Devices []string
+	// AllowRemovable lets removable media (USB sticks, SD cards, CD-ROMs) be scanned; they are
+	// left out otherwise.
+	AllowRemovable bool
+}
+
 // Probe is what was looked at on one device and why it gave no entry, for the refusal message.
 type Probe struct {
 	Device string
@@ -118,7 +130,7 @@ type Probe struct {
 
 // Scan mounts each device read-only through pool and collects the entries of every parser, the highest rank first (u-root's
 // order, stable within a rank). It returns the probes so a caller can say why nothing was found.
-func Scan(ctx context.Context, devs block.BlockDevices, pool *mount.Pool) ([]Entry, []Probe) {
+func Scan(ctx context.Context, devs block.BlockDevices, pool *mount.Pool, opts Options) ([]Entry, []Probe) {
 	var entries []Entry
 	var probes []Probe
 	for _, dev := range devs {
