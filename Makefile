@@ -38,6 +38,7 @@ qemu: deps
 	INTERACTIVE=1 BUILD=$(abspath $(BUILD)) scripts/qemu-test.sh scenarios/demo
 
 vet:
+	@scripts/check-tree.sh
 	go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
