@@ -2,8 +2,12 @@
 // system's initramfs, after the initramfs bytes were measured. The kernel unpacks concatenated
 // archives in order, so the next system finds the logs in its root file system under Dir.
 //
-// The archive only ever holds files under Dir, so it cannot replace anything the measured
-// initramfs contains unless that initramfs itself has a /measuredboot directory.
+// The kernel's unpacker replaces an existing path by a record of another type (a directory
+// record "lib" removes Debian's lib -> usr/lib symlink), so nothing appended may name a path of
+// the measured initramfs: ParseInitramfs reads the measured initramfs as the kernel does (cpio
+// newc archives, compressed or not) into the tree it unpacks to, AppendFiles builds an archive
+// that only adds paths to that tree, and AppendLogs refuses an initramfs that has its own
+// /measuredboot.
 package handover
 
 import (
@@ -23,13 +27,16 @@ const Dir = "measuredboot"
 const Align = 512
 
 // Archive returns a newc cpio archive holding files (name -> content) under Dir, in name order,
-// with zero timestamps and root ownership, closed by a trailer.
+// with zero timestamps and root ownership, closed by a trailer. It does not look at the measured
+// initramfs: use AppendLogs, which checks that the initramfs has no /measuredboot.
 func Archive(files map[string][]byte) ([]byte, error) {
 	return ArchiveAt(Dir, files)
 }
 
-// ArchiveAt is Archive with another top directory (lib/firmware for firmware files). Names can
-// never leave it.
+// ArchiveAt is Archive with another top directory. Names can never leave it, but it writes a
+// directory record for every parent of top, which replaces whatever the measured initramfs has
+// there (a symlink lib -> usr/lib becomes an empty directory): for any top the measured
+// initramfs may have, use AppendFiles.
 func ArchiveAt(top string, files map[string][]byte) ([]byte, error) {
 	top = path.Clean(top)
 	var buf bytes.Buffer
