@@ -113,7 +113,8 @@ func TestReadFilesConcatenates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	want := []Part{{a, 0, 9, 9}, {bb, 12, 9, 9}}
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	want := []Part{{Path: a, Len: 9, Read: 9, Owner: uid, Group: gid}, {Path: bb, Off: 12, Len: 9, Read: 9, Owner: uid, Group: gid}}
 	if len(parts) != 2 || parts[0] != want[0] || parts[1] != want[1] {
 		t.Fatalf("parts = %+v, want %+v", parts, want)
 	}
