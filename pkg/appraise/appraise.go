@@ -1,7 +1,9 @@
 // Package appraise decides whether one file may be booted, given the policy's decision, the file's
-// digest (the one computed for measuring) and the evidence found beside it: a detached FILE.sig,
-// its security.ima extended attribute, or an entry in the image's digest list. It is pure: the
-// caller reads the evidence, this package only judges it.
+// digest (the one computed for measuring) and the evidence found beside it: a signature by a
+// built-in key (a detached FILE.sig, or in its security.ima extended attribute), or an entry in the
+// image's digest list. A bare digest in security.ima is not evidence: nothing protects it here as
+// EVM does in a running kernel. It is pure: the caller reads the evidence, this package only
+// judges it.
 package appraise
 
 import (
@@ -31,6 +33,9 @@ const (
 	DigestMismatch      Reason = "digest mismatch"
 	AlgorithmNotAllowed Reason = "algorithm not allowed"
 	NotInDigestList     Reason = "not in the digest list"
+	// BareDigest is a security.ima holding a digest, not a signature, where the file is in no
+	// built-in digest list: anyone who can write the disk can write such a digest.
+	BareDigest Reason = "bare digest"
 )
 
 // Error is a failed appraisal: which file, which rule, which check, and what to do.
@@ -54,6 +59,8 @@ func (e *Error) hint() string {
 		return "build the image with the signer's certificate (make initramfs KEYS=dir) or sign with a built-in key"
 	case AlgorithmNotAllowed:
 		return "sign with a hash the rule's appraise_algos= allows"
+	case BareDigest:
+		return "sign it on the host (mbctl sign --key KEY " + e.Path + ") or build the image with its digest (make initramfs DIGESTS=file)"
 	case NotInDigestList:
 		return "add the file's digest to the image's digest list (make initramfs DIGESTS=file) or sign it"
 	}
@@ -78,17 +85,13 @@ func (ev Evidence) sig() ([]byte, string) {
 }
 
 // Hash returns the algorithm the file's digest must be computed with so that one digest serves
-// both measurement and appraisal: the signature's or the security.ima digest's algorithm when
-// there is one (as the kernel does), else def.
+// both measurement and appraisal: the signature's algorithm when there is one (as the kernel
+// does), else def. A bare digest in security.ima does not choose it: it is no evidence here
+// (Appraise), and an attacker who wrote one would pick the hash the file is measured with.
 func Hash(ev Evidence, def crypto.Hash) crypto.Hash {
 	if b, _ := ev.sig(); b != nil {
 		if s, err := imasig.Parse(b); err == nil {
 			return s.HashAlgo
-		}
-	}
-	if len(ev.XAttr) > 0 && ev.XAttr[0] == imasig.TypeDigestNG {
-		if h, _, err := imasig.ParseDigest(ev.XAttr); err == nil {
-			return h
 		}
 	}
 	return def
@@ -140,23 +143,28 @@ func (a *Appraiser) Appraise(d policy.Decision, fn policy.Func, name string, h c
 	if sigOnly {
 		return fail(NoSignature, "appraise_type=%s needs a signature: no %s.sig beside the file and no signature in security.ima", d.AppraiseType, name)
 	}
-	if len(ev.XAttr) > 0 && ev.XAttr[0] == imasig.TypeDigestNG {
-		xh, want, err := imasig.ParseDigest(ev.XAttr)
-		if err != nil {
-			return fail(MalformedSignature, "security.ima digest: %v", err)
-		}
-		if xh != h || !bytes.Equal(want, digest) {
-			return fail(DigestMismatch, "security.ima holds %x, the file hashes to %s:%x", want, hname, digest)
-		}
+	// A bare digest in security.ima (digest-ng, type 0x04) is no evidence here: the kernel trusts
+	// one only because EVM protects the xattr, and nothing does on a disk the attacker writes.
+	// The file must be in the image's digest list instead.
+	if a.Digests != nil && a.Digests.Contains(h, digest, name) {
 		return nil
 	}
+	if isBareDigest(ev.XAttr) {
+		return fail(BareDigest, "%s", bareDigestMsg)
+	}
 	if a.Digests != nil {
-		if a.Digests.Contains(h, digest, name) {
-			return nil
-		}
 		return fail(NotInDigestList, "%s:%x (%d entries)", hname, digest, a.Digests.Len())
 	}
-	return fail(NoSignature, "no %s.sig, no security.ima and no digest list in the image", name)
+	return fail(NoSignature, "no %s.sig, no signature in security.ima and no digest list in the image", name)
+}
+
+// bareDigestMsg says why a digest in security.ima does not count, and what to do.
+const bareDigestMsg = "security.ima holds a bare digest, which anyone who can write the disk can forge; sign the file or add it to the digest list"
+
+// isBareDigest reports whether a security.ima value holds a digest (IMA_XATTR_DIGEST 0x01 or
+// IMA_XATTR_DIGEST_NG 0x04) rather than a signature.
+func isBareDigest(x []byte) bool {
+	return len(x) > 0 && (x[0] == imasig.TypeDigestNG || x[0] == imasig.TypeDigest)
 }
 
 // DigestList is the image's list of allowed file digests, for files that cannot be signed (an

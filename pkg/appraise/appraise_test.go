@@ -30,6 +30,10 @@ func TestDigestAppraisal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, err := ParseDigestList("digests", []byte(fmt.Sprintf("sha256:%x /boot/initrd.img\n", sha256.Sum256([]byte("other")))))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name   string
 		rule   string
@@ -38,8 +42,12 @@ func TestDigestAppraisal(t *testing.T) {
 		reason Reason // "" = pass
 	}{
 		{"no appraise rule", "measure func=KEXEC_INITRAMFS_CHECK", Evidence{}, nil, ""},
-		{"xattr digest", "appraise func=KEXEC_INITRAMFS_CHECK", Evidence{XAttr: xattr}, nil, ""},
-		{"xattr digest mismatch", "appraise func=KEXEC_INITRAMFS_CHECK", Evidence{XAttr: bad}, nil, DigestMismatch},
+		// A bare digest in security.ima is what an attacker who writes the disk writes: no evidence.
+		{"xattr digest", "appraise func=KEXEC_INITRAMFS_CHECK", Evidence{XAttr: xattr}, nil, BareDigest},
+		{"xattr digest mismatch", "appraise func=KEXEC_INITRAMFS_CHECK", Evidence{XAttr: bad}, nil, BareDigest},
+		{"legacy xattr digest", "appraise func=KEXEC_INITRAMFS_CHECK", Evidence{XAttr: append([]byte{0x01}, make([]byte, 20)...)}, nil, BareDigest},
+		{"xattr digest not in the list", "appraise func=KEXEC_INITRAMFS_CHECK", Evidence{XAttr: xattr}, other, BareDigest},
+		{"xattr digest and in the list", "appraise func=KEXEC_INITRAMFS_CHECK", Evidence{XAttr: xattr}, list, ""},
 		{"digest list", "appraise func=KEXEC_INITRAMFS_CHECK", Evidence{}, list, ""},
 		{"imasig ignores digests", "appraise func=KEXEC_INITRAMFS_CHECK appraise_type=imasig", Evidence{XAttr: xattr}, list, NoSignature},
 		{"nothing", "appraise func=KEXEC_INITRAMFS_CHECK", Evidence{}, nil, NoSignature},
@@ -58,6 +66,8 @@ func TestDigestAppraisal(t *testing.T) {
 				t.Errorf("Appraise = %v, want reason %q", err, tt.reason)
 			case tt.reason != "" && !strings.Contains(err.Error(), "/boot/initrd.img failed appraisal (KEXEC_INITRAMFS_CHECK, rule policy:1)"):
 				t.Errorf("Appraise = %q, want the file, hook and rule named", err)
+			case tt.reason == BareDigest && !strings.Contains(err.Error(), "security.ima holds a bare digest, which anyone who can write the disk can forge; sign the file or add it to the digest list"):
+				t.Errorf("Appraise = %q, want it to say why a bare digest does not count", err)
 			}
 		})
 	}

@@ -256,8 +256,9 @@ func TestPolicyAppraisal(t *testing.T) {
 	}
 }
 
-// Early images are measured and appraised on their own (FIRMWARE_CHECK) and the kernel gets the
-// concatenation, early images first.
+// Early images are measured and appraised on their own (under FIRMWARE_CHECK where the policy has
+// rules for it, first, and always under KEXEC_INITRAMFS_CHECK: TestEarlyImagesAreInitramfs) and
+// the kernel gets the concatenation, early images first.
 func TestMicrocode(t *testing.T) {
 	k := newKey(t, "p256")
 	pol := testPolicy + "measure func=FIRMWARE_CHECK pcr=9\nappraise func=FIRMWARE_CHECK appraise_type=imasig\n"

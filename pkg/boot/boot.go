@@ -26,6 +26,7 @@ import (
 	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
 	"github.com/measuredboot/measuredboot/pkg/measure"
+	"github.com/measuredboot/measuredboot/pkg/partfs"
 	"github.com/measuredboot/measuredboot/pkg/policy"
 )
 
@@ -57,6 +58,11 @@ type System interface {
 	ReadFile(path string) (*kexec.Buffer, error)
 	// ReadFiles reads several files into one buffer, as initrds are concatenated.
 	ReadFiles(name string, paths []string) (*kexec.Buffer, []kexec.Part, error)
+	// WalkFiles lists the regular files under dir, a directory on the partition mounted at root,
+	// as absolute paths, sorted, without following any link (partfs.WalkFiles): dir itself being
+	// a link is an error; links and special files inside are skipped and returned. More than max
+	// files is an error.
+	WalkFiles(root, dir string, max int) ([]string, []partfs.Skipped, error)
 	// Evidence returns what lies beside a file for appraisal: path.sig and security.ima.
 	Evidence(path string) (appraise.Evidence, error)
 	// Keys returns the keys built into the image.
@@ -94,6 +100,13 @@ type config struct {
 	crossCheck   bool             // test only: let the boot kernel's IMA measure the kexec files too
 	firmwareDir  string           // firmware_dir=/boot/firmware: files handed to the next kernel's /lib/firmware
 	discover     discover.Options // boot_devices=, removable_media=
+}
+
+// ConfigAllowsShell parses an image's settings as the boot does and says whether they allow the
+// recovery shell (on_refuse=shell): the build puts a shell into such an image only.
+func ConfigAllowsShell(b []byte) (bool, error) {
+	c, err := parseConfig(b)
+	return c.recoverShell, err
 }
 
 // CheckConfig parses an image's settings (/etc/measuredboot/config) exactly as the boot does, so
@@ -159,6 +172,10 @@ func parseConfig(b []byte) (config, error) {
 	return c, nil
 }
 
+// DiscoverTimeout bounds the search for boot entries on the disks: a configuration that makes the
+// parsers work longer is refused, and the boot goes on with what was found in time.
+const DiscoverTimeout = 30 * time.Second
+
 // ErrRecovery is returned by run when the image allows the recovery shell after a refusal.
 var ErrRecovery = errors.New("recovery shell")
 
@@ -202,7 +219,22 @@ type flow struct {
 	tpm   TPM
 }
 
-func (f *flow) say(format string, a ...any) { fmt.Fprintf(f.out, "measuredboot: "+format+"\n", a...) }
+// say prints one console line, "measuredboot: " and the message. Messages carry names, paths and
+// command lines from the disk (a GRUB path is URL-decoded, so it may hold a newline or an escape
+// sequence): the message is escaped with ima.EscapeString, each control byte and backslash as
+// \ooo, so that nothing on the disk can start a line of its own or act on the terminal.
+func (f *flow) say(format string, a ...any) { say(f.out, format, a...) }
+
+func say(w io.Writer, format string, a ...any) {
+	fmt.Fprintf(w, "measuredboot: %s\n", ima.EscapeString(fmt.Sprintf(format, a...)))
+}
+
+// escapedError is the error Run returns: its text is escaped as the console's lines are (the
+// caller prints it), and it unwraps to the error itself.
+type escapedError struct{ err error }
+
+func (e *escapedError) Error() string { return ima.EscapeString(e.err.Error()) }
+func (e *escapedError) Unwrap() error { return e.err }
 
 // fileRead is how much of one handed-over file was read, against its size.
 type fileRead struct {
@@ -210,23 +242,63 @@ type fileRead struct {
 	read, size int64
 }
 
-// Run is the whole boot flow. It returns only when nothing was booted; the error says why.
+// Run is the whole boot flow. It returns only when nothing was booted; the error says why, with
+// its text escaped for the console as every line Run prints is (ima.EscapeString).
 func Run(ctx context.Context, out io.Writer, sys System) error {
 	f := &flow{out: out, sys: sys}
 	err := f.run(ctx)
 	var r *refusal
 	if errors.As(err, &r) && f.cfg.recoverShell && f.m != nil {
-		// Whatever was sealed to a normal boot must not unseal in the shell.
-		for _, pcr := range []uint32{recoveryPCR, filesPCR} {
+		// Whatever was sealed to a normal boot must not unseal in the shell: every PCR the policy
+		// could have extended gets the recovery event, once, and so do 8 and 9.
+		pcrs := recoveryPCRs(f.pol)
+		for _, pcr := range pcrs {
 			if rerr := f.m.Record(pcr, "measuredboot.recovery", []byte(err.Error())); rerr != nil {
-				return fmt.Errorf("%w; and the recovery event could not be measured (%v), so no shell", err, rerr)
+				return &escapedError{fmt.Errorf("%w; and the recovery event could not be measured in PCR %d (%v), so no shell", err, pcr, rerr)}
 			}
 		}
-		fmt.Fprintf(out, "measuredboot: %v\n", err)
-		f.say("recovery shell: PCRs %d and %d were extended with a recovery event", recoveryPCR, filesPCR)
+		f.say("%v", err)
+		f.say("recovery shell: PCRs %s were extended with a recovery event", joinPCRs(pcrs))
 		return ErrRecovery
 	}
-	return err
+	if err != nil {
+		return &escapedError{err}
+	}
+	return nil
+}
+
+// recoveryPCRs returns the PCRs the recovery event goes into, ascending and once each: 8 and 9,
+// and the PCR of every measure rule of the policy (policy.DefaultPCR for one without pcr=),
+// whether or not it matched anything in this boot, so that no value sealed to a normal boot
+// survives into the shell. A PCR the TPM lacks fails the extend, and then there is no shell.
+func recoveryPCRs(p *policy.Policy) []uint32 {
+	pcrs := []uint32{recoveryPCR, filesPCR}
+	if p != nil {
+		for _, r := range p.Rules {
+			if r.Action != policy.Measure {
+				continue
+			}
+			pcr := r.PCR
+			if pcr < 0 {
+				pcr = policy.DefaultPCR
+			}
+			pcrs = append(pcrs, uint32(pcr))
+		}
+	}
+	slices.Sort(pcrs)
+	return slices.Compact(pcrs)
+}
+
+// joinPCRs writes PCRs as "8 and 9", "8, 9 and 11".
+func joinPCRs(pcrs []uint32) string {
+	s := make([]string, len(pcrs))
+	for i, p := range pcrs {
+		s[i] = fmt.Sprint(p)
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 // PCRs this program writes events of its own to.
@@ -258,6 +330,9 @@ func (f *flow) run(ctx context.Context) error {
 	}
 	if f.pol, err = policy.Parse(PolicyPath, src); err != nil {
 		return &refusal{PolicyPath, fmt.Errorf("%w (the image build should have caught this: rebuild with 'make initramfs')", err)}
+	}
+	for _, w := range policy.ResettablePCRs(f.pol) {
+		f.say("warning: %s:%d: %s", PolicyPath, w.Line, w.Msg)
 	}
 	keys, err := f.sys.Keys()
 	if err != nil {
@@ -323,7 +398,9 @@ func (f *flow) run(ctx context.Context) error {
 	}
 
 	t = time.Now()
-	entries, probes := f.sys.Entries(ctx, f.cfg.discover)
+	dctx, cancel := context.WithTimeout(ctx, DiscoverTimeout)
+	entries, probes := f.sys.Entries(dctx, f.cfg.discover)
+	cancel()
 	f.ph.add("discover", t)
 	if len(entries) == 0 {
 		var why []string
@@ -336,7 +413,7 @@ func (f *flow) run(ctx context.Context) error {
 		return &refusal{"boot", fmt.Errorf("no bootable entry on any disk (%s); put a GRUB, BLS or syslinux configuration on a local partition", strings.Join(why, "; "))}
 	}
 	for i, e := range entries {
-		f.say("entry %d: %q from %s: kernel %s, initrd %s, cmdline %q", i, e.Name, e.Source, e.RelPath(e.Kernel), relPaths(e), e.Cmdline)
+		f.say(`entry %d: "%s" from %s: kernel %s, initrd %s, cmdline "%s"`, i, e.Name, e.Source, e.RelPath(e.Kernel), relPaths(e), e.Cmdline)
 	}
 
 	var last error
@@ -388,7 +465,7 @@ func (f *flow) bootAggregate(tpm TPM, banks []eventlog.Alg) error {
 	if err != nil {
 		return fmt.Errorf("cannot measure the boot_aggregate: %w; nothing is booted unmeasured", err)
 	}
-	fmt.Fprintf(f.out, "measuredboot: %-21s pcr=%-2d %v:%x over %v PCRs 0-%d as found\n", ima.BootAggregateName, filesPCR, alg, sum[:8], alg, pcrs[len(pcrs)-1])
+	f.say("%-21s pcr=%-2d %v:%x over %v PCRs 0-%d as found", ima.BootAggregateName, filesPCR, alg, sum[:8], alg, pcrs[len(pcrs)-1])
 	return nil
 }
 
@@ -413,19 +490,35 @@ type pending struct {
 	d   policy.Decision
 	ev  appraise.Evidence
 	err error // reading its evidence failed: a refusal when its turn comes
+	// measuredAs, when set, is an earlier object (the same bytes under FIRMWARE_CHECK) whose
+	// measurement is this one's: same PCR, template, digest and name, so it is recorded once.
+	measuredAs *pending
+	entry      *ima.Entry // the entry finish recorded, nil if none
 }
 
 // prepare evaluates the policy for one object and reads its evidence if it is to be appraised.
 // name is what the logs record, path where the file is (for its signature).
 func (f *flow) prepare(o policy.Object, name, path string, data []byte) *pending {
-	p := &pending{d: f.pol.Evaluate(o)}
-	if p.d.Appraise && o.HasFile {
-		if ev, err := f.sys.Evidence(path); err != nil {
-			p.err = &refusal{name, fmt.Errorf("reading its signature: %w", err)}
-		} else {
-			p.ev = ev
-		}
+	d := f.pol.Evaluate(o)
+	var ev appraise.Evidence
+	var err error
+	if d.Appraise && o.HasFile {
+		ev, err = f.evidence(name, path)
 	}
+	return newPending(o, d, name, data, ev, err)
+}
+
+// evidence reads what lies beside a file for its appraisal; an error is a refusal of the file.
+func (f *flow) evidence(name, path string) (appraise.Evidence, error) {
+	ev, err := f.sys.Evidence(path)
+	if err != nil {
+		return appraise.Evidence{}, &refusal{name, fmt.Errorf("reading its signature: %w", err)}
+	}
+	return ev, nil
+}
+
+func newPending(o policy.Object, d policy.Decision, name string, data []byte, ev appraise.Evidence, err error) *pending {
+	p := &pending{d: d, ev: ev, err: err}
 	sig := p.ev.SigFile
 	if sig == nil {
 		sig = p.ev.XAttr
@@ -434,16 +527,75 @@ func (f *flow) prepare(o policy.Object, name, path string, data []byte) *pending
 	return p
 }
 
-// hash computes, all at once, the digests of the objects a rule measures or appraises.
+// owned returns o with the file's owner and group, for fowner= and fgroup=.
+func owned(o policy.Object, owner, group uint32) policy.Object {
+	o.FOwner, o.FGroup = owner, group
+	return o
+}
+
+// prepareInitrdPart prepares one part of the initramfs buffer (data, read from path, recorded as
+// name); obj makes its policy object for a hook. To the kernel the whole buffer is one
+// KEXEC_INITRAMFS_CHECK object: here every part is one, with its own digest, IMA entry and
+// signature, so that an early image (CPU microcode before the main initramfs, GRUB's
+// "initrd /boot/ucode.img /boot/initrd.img") meets the initramfs rules as the main initramfs does.
+//
+// An early image is also firmware: when a FIRMWARE_CHECK rule measures or appraises it, it is a
+// FIRMWARE_CHECK object too, checked first (both checks must pass; a refusal names the first that
+// fails). Both are measured when both hooks say so, except when the two measurements would be
+// the same IMA entry (same PCR, template, digest and name): that one is recorded once, under
+// FIRMWARE_CHECK, as extending the same event twice would tell a verifier nothing more. Evidence
+// is read once for both and the bytes are hashed once.
+func (f *flow) prepareInitrdPart(obj func(policy.Func) policy.Object, path, name string, data []byte, early bool) []*pending {
+	iobj, fobj := obj(policy.KexecInitramfsCheck), obj(policy.FirmwareCheck)
+	id, fd := f.pol.Evaluate(iobj), f.pol.Evaluate(fobj)
+	fw := early && (fd.Measure || fd.Appraise)
+	var ev appraise.Evidence
+	var err error
+	if id.Appraise || (fw && fd.Appraise) {
+		ev, err = f.evidence(name, path)
+	}
+	ip := newPending(iobj, id, name, data, ev, err)
+	if !fw {
+		return []*pending{ip}
+	}
+	fp := newPending(fobj, fd, name, data, ev, err)
+	if fd.Measure && id.Measure && fd.PCR == id.PCR && fd.Template == id.Template {
+		ip.measuredAs = fp
+	}
+	return []*pending{fp, ip}
+}
+
+// hash computes, all at once, the digests of the objects a rule measures or appraises; objects
+// that are the same bytes under the same algorithm (one early image under two hooks) are hashed
+// once.
 func (f *flow) hash(ps ...*pending) error {
+	type span struct {
+		p *byte
+		n int
+		h crypto.Hash
+	}
 	var objs []*measure.Object
+	first := map[span]*measure.Object{}
+	var dups [][2]*measure.Object
 	for _, p := range ps {
-		if p.err == nil && (p.d.Measure || p.d.Appraise) {
-			objs = append(objs, &p.obj)
+		if p.err != nil || !(p.d.Measure || p.d.Appraise) {
+			continue
 		}
+		if len(p.obj.Data) > 0 {
+			k := span{&p.obj.Data[0], len(p.obj.Data), p.obj.Hash}
+			if o, ok := first[k]; ok && p.obj.Hash != 0 {
+				dups = append(dups, [2]*measure.Object{&p.obj, o})
+				continue
+			}
+			first[k] = &p.obj
+		}
+		objs = append(objs, &p.obj)
 	}
 	if err := f.m.Hash(objs...); err != nil {
 		return fmt.Errorf("cannot measure: %w; nothing is booted unmeasured", err)
+	}
+	for _, d := range dups {
+		d[0].Hash, d[0].Digest = d[1].Hash, d[1].Digest
 	}
 	return nil
 }
@@ -465,13 +617,25 @@ func (f *flow) finish(p *pending) error {
 		return p.err
 	}
 	o, d, ev, name := p.obj.Object, p.d, p.ev, p.obj.Name
-	r, err := f.m.Measure(p.obj)
+	obj := p.obj
+	same := p.measuredAs != nil && p.measuredAs.entry != nil && p.measuredAs.obj.Hash == obj.Hash
+	if same { // the entry is recorded already (prepareInitrdPart): hash and appraise only
+		nd := p.d
+		nd.Measure = false
+		obj.Decision = &nd
+	}
+	r, err := f.m.Measure(obj)
 	if err != nil {
 		return fmt.Errorf("cannot measure %s: %w; nothing is booted unmeasured", name, err)
 	}
 	verdict, pcr := "not measured (no rule)", "-"
-	if r.Entry != nil {
+	switch {
+	case r.Entry != nil:
+		p.entry = r.Entry
 		verdict, pcr = "measured "+r.Entry.Template, fmt.Sprint(r.Entry.PCR)
+	case same:
+		e := p.measuredAs.entry
+		verdict, pcr = "measured "+e.Template+" (the "+p.measuredAs.obj.Func.String()+" entry)", fmt.Sprint(e.PCR)
 	}
 	var aerr error
 	if d.Appraise {
@@ -491,7 +655,7 @@ func (f *flow) finish(p *pending) error {
 	if r.Digest != nil {
 		digest = fmt.Sprintf("%x", r.Digest[:8])
 	}
-	fmt.Fprintf(f.out, "measuredboot: %-21s pcr=%-2s %s:%-16s %s %s\n", o.Func, pcr, hn, digest, name, verdict)
+	f.say("%-21s pcr=%-2s %s:%-16s %s %s", o.Func, pcr, hn, digest, name, verdict)
 	if aerr == nil {
 		return nil
 	}
@@ -505,7 +669,46 @@ func (f *flow) finish(p *pending) error {
 	return &refusal{name, aerr}
 }
 
+// Names of the events the flow records in PCR 8 about the entries it tries (ima-buf, like
+// "kexec-cmdline"). The handed-over log reads, in order (the TCG log interleaves PCRs 8 and 9
+// as they were extended):
+//
+//	boot_aggregate (9), /etc/measuredboot/policy (9)
+//	measuredboot.entry (8): the first entry tried, EntryMarker
+//	  its kernel and initrd parts (9), measuredboot.appraisal-failed (8) for each failed appraisal,
+//	  kexec-cmdline (8) once its files passed, separators (8, 9, ...) once it is to be loaded
+//	  measuredboot.kexec-failed (8): only if kexec_file_load refused it, KexecFailed
+//	measuredboot.entry (8): the next entry tried, and so on
+//
+// The entry that booted is the one named by the last measuredboot.entry event, and the log
+// ends with its separators; every earlier marker names an entry that was refused (its last
+// events say why: a failed appraisal, a kexec-failed event, or no event when a file could not
+// be read), and none of the events after it belong to it.
+const (
+	EntryMarkerName = "measuredboot.entry"        // opens an entry's events; buffer EntryMarker
+	KexecFailedName = "measuredboot.kexec-failed" // kexec_file_load refused the entry; buffer KexecFailed
+)
+
+// EntryMarker returns the buffer of the measuredboot.entry event that opens an entry's events:
+// its name (menu title) and source ("vda1 grub") as Go-quoted strings, `name="..." source="..."`.
+// mbctl predict records the same for the entry it predicts.
+func EntryMarker(e discover.Entry) []byte {
+	return fmt.Appendf(nil, "name=%q source=%q", e.Name, e.Source)
+}
+
+// KexecFailed returns the buffer of the measuredboot.kexec-failed event: the entry's name and
+// kexec_file_load's error as Go-quoted strings, `name="..." error="..."`.
+func KexecFailed(e discover.Entry, err error) []byte {
+	return fmt.Appendf(nil, "name=%q error=%q", e.Name, err.Error())
+}
+
+// bootEntry takes one entry through reading, measuring, appraising, the handover and kexec. It
+// returns a *refusal when the entry may not boot (the next may be tried), any other error when
+// nothing may boot, and nothing when KexecReboot returns (in tests).
 func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
+	if err := f.m.Record(recoveryPCR, EntryMarkerName, EntryMarker(e)); err != nil {
+		return fmt.Errorf("cannot measure the start of entry \"%s\": %w; nothing is booted unmeasured", e.Name, err)
+	}
 	fileObj := func(fn policy.Func, path string) policy.Object {
 		fs := e.FSOf(path)
 		return policy.Object{Func: fn, Mask: policy.MayRead, HasFile: true, FSName: fs.Type, FSMagic: fs.Magic, FSUUID: fs.UUID}
@@ -514,7 +717,7 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	kernel, err := f.sys.ReadFile(e.Kernel)
 	f.ph.add("read", t)
 	if err != nil {
-		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("entry %q: read kernel: %w", e.Name, err)}
+		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("entry \"%s\": read kernel: %w", e.Name, err)}
 	}
 	defer kernel.Close()
 	f.reads = append(f.reads, fileRead{e.RelPath(e.Kernel), kernel.ReadSize, int64(len(kernel.Bytes()))})
@@ -528,7 +731,7 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		initrd, parts, err = f.sys.ReadFiles("initrd", e.Initrds)
 		f.ph.add("read", t)
 		if err != nil {
-			initrdErr = &refusal{relPaths(e), fmt.Errorf("entry %q: read initrd: %w", e.Name, err)}
+			initrdErr = &refusal{relPaths(e), fmt.Errorf("entry \"%s\": read initrd: %w", e.Name, err)}
 		} else {
 			defer initrd.Close()
 			for _, p := range parts {
@@ -537,13 +740,12 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		}
 	}
 	// The kernel and each initrd part are hashed at once, then measured and appraised in order.
-	objs := []*pending{f.prepare(fileObj(policy.KexecKernelCheck, e.Kernel), e.RelPath(e.Kernel), e.Kernel, kernel.Bytes())}
+	// fowner= and fgroup= see the owner of the file each buffer was read from (its fstat).
+	kobj := owned(fileObj(policy.KexecKernelCheck, e.Kernel), kernel.Owner, kernel.Group)
+	objs := []*pending{f.prepare(kobj, e.RelPath(e.Kernel), e.Kernel, kernel.Bytes())}
 	for i, p := range parts {
-		fn := policy.FirmwareCheck
-		if i == len(parts)-1 {
-			fn = policy.KexecInitramfsCheck
-		}
-		objs = append(objs, f.prepare(fileObj(fn, p.Path), e.RelPath(p.Path), p.Path, initrd.Bytes()[p.Off:p.Off+p.Len]))
+		obj := func(fn policy.Func) policy.Object { return owned(fileObj(fn, p.Path), p.Owner, p.Group) }
+		objs = append(objs, f.prepareInitrdPart(obj, p.Path, e.RelPath(p.Path), initrd.Bytes()[p.Off:p.Off+p.Len], i < len(parts)-1)...)
 	}
 	if err := f.hash(objs...); err != nil {
 		return err
@@ -561,26 +763,61 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		// one the entry describes.
 		dtb, err := f.sys.ReadFile(e.DTB)
 		if err != nil {
-			return &refusal{e.RelPath(e.DTB), fmt.Errorf("entry %q: read devicetree: %w", e.Name, err)}
+			return &refusal{e.RelPath(e.DTB), fmt.Errorf("entry \"%s\": read devicetree: %w", e.Name, err)}
 		}
 		defer dtb.Close()
-		if err := f.check(fileObj(policy.FirmwareCheck, e.DTB), e.RelPath(e.DTB), e.DTB, dtb.Bytes()); err != nil {
+		if err := f.check(owned(fileObj(policy.FirmwareCheck, e.DTB), dtb.Owner, dtb.Group), e.RelPath(e.DTB), e.DTB, dtb.Bytes()); err != nil {
 			return err
 		}
-		return &refusal{e.RelPath(e.DTB), fmt.Errorf("entry %q names a device tree, and kexec_file_load cannot hand one to the next kernel on this architecture; remove the devicetree line", e.Name)}
+		return &refusal{e.RelPath(e.DTB), fmt.Errorf("entry \"%s\" names a device tree, and kexec_file_load cannot hand one to the next kernel on this architecture; remove the devicetree line", e.Name)}
 	}
-	fw, err := f.firmwareDir(e, fileObj)
+	fwBuf, fwFiles, err := f.firmwareDir(e, fileObj)
 	if err != nil {
 		return err
 	}
+	if fwBuf != nil {
+		defer fwBuf.Close()
+	}
 
 	// The kernel tests a KEXEC_CMDLINE rule's file conditions against the kexec'd kernel's file.
-	cmdObj := fileObj(policy.KexecCmdline, e.Kernel)
+	cmdObj := owned(fileObj(policy.KexecCmdline, e.Kernel), kernel.Owner, kernel.Group)
 	cmdObj.Mask = 0
 	if err := f.check(cmdObj, "kexec-cmdline", "", []byte(e.Cmdline)); err != nil {
 		return err
 	}
 
+	// What the kernel will unpack from the measured initramfs: nothing appended after it may
+	// replace, remove or change the type of one of its paths (a firmware archive's "lib" record
+	// once replaced Debian's lib -> usr/lib link). Checked before the PCRs are closed, so that a
+	// refusal here is recorded like any other.
+	var measured []byte
+	if initrd != nil {
+		measured = initrd.Bytes()
+	}
+	tree, err := handover.ParseInitramfs(measured)
+	if err != nil {
+		return &refusal{relPaths(e), fmt.Errorf("entry \"%s\": the initramfs cannot be read as the kernel will unpack it, so nothing can be appended to it safely: %w", e.Name, err)}
+	}
+	if why := tree.Stopped(); why != "" {
+		f.say("warning: the kernel will stop unpacking the initramfs at %s: the handed-over logs and firmware will not reach the next system", why)
+	}
+	if _, err := tree.Logs(nil); err != nil {
+		return &refusal{relPaths(e), fmt.Errorf("entry \"%s\": %w", e.Name, err)}
+	}
+	var fw []byte
+	if len(fwFiles) > 0 {
+		m := make(map[string][]byte, len(fwFiles))
+		for _, ff := range fwFiles {
+			m[ff.rel] = ff.data
+		}
+		var skipped []string
+		if fw, skipped, err = tree.AppendFiles("lib/firmware", m); err != nil {
+			return &refusal{f.cfg.firmwareDir, fmt.Errorf("entry \"%s\": firmware archive: %w", e.Name, err)}
+		}
+		for _, sk := range skipped {
+			f.say("firmware: not handed over, the measured initramfs has it: %s", sk)
+		}
+	}
 	if initrd == nil { // the handover archive alone becomes the initramfs
 		if initrd, err = kexec.Empty("handover"); err != nil {
 			return err
@@ -597,7 +834,7 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	if err != nil {
 		return err
 	}
-	arch, err := handover.Archive(files)
+	arch, err := tree.Logs(files)
 	if err != nil {
 		return err
 	}
@@ -614,7 +851,7 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 			return err
 		}
 	}
-	fmt.Fprintf(f.out, "measuredboot: handover: %d log bytes appended to the initrd (%d measured bytes, %d in all) as /%s/\n",
+	f.say("handover: %d log bytes appended to the initrd (%d measured bytes, %d in all) as /%s/",
 		len(arch), len(initrd.Bytes()), initrd.Size(), handover.Dir)
 	if f.cfg.crossCheck {
 		if err := f.sys.EnableKernelIMA(); err != nil {
@@ -623,6 +860,11 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	}
 	t = time.Now()
 	if err := f.sys.KexecLoad(kernel, initrd, e.Cmdline); err != nil {
+		// The separators are in: without this event the next entry's events would read as
+		// this one's continuation.
+		if rerr := f.m.Record(recoveryPCR, KexecFailedName, KexecFailed(e, err)); rerr != nil {
+			return fmt.Errorf("cannot measure the failed kexec_file_load of entry \"%s\": %w; nothing else is booted", e.Name, rerr)
+		}
 		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("%w (is it a bzImage for this architecture?)", err)}
 	}
 	f.ph.add("kexec load", t)
@@ -651,11 +893,11 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 			return fmt.Errorf("kernel IMA cross-check: %w", err)
 		}
 		for _, l := range lines {
-			fmt.Fprintf(f.out, "measuredboot: kernel-ima: %s\n", l)
+			f.say("kernel-ima: %s", l)
 		}
-		fmt.Fprintf(f.out, "measuredboot: handover: whole initrd sha256:%x\n", sha256.Sum256(initrd.All()))
+		f.say("handover: whole initrd sha256:%x", sha256.Sum256(initrd.All()))
 	}
-	fmt.Fprintf(f.out, "measuredboot: kexec %s\n", e.Name)
+	f.say("kexec %s", e.Name)
 	return f.sys.KexecReboot()
 }
 
@@ -713,49 +955,63 @@ func relPaths(e discover.Entry) string {
 	return strings.Join(r, ",")
 }
 
-// firmwareDir reads the files under the image's firmware directory on the partition of the entry's
-// kernel, once each into one buffer, checks each under FIRMWARE_CHECK, and returns them as a cpio
-// archive under lib/firmware/ to append to the next initramfs, or nil when there is none.
-func (f *flow) firmwareDir(e discover.Entry, fileObj func(policy.Func, string) policy.Object) ([]byte, error) {
+// maxFirmwareFiles bounds the firmware directory: more regular files (or more directories and
+// skipped entries) there is a refusal, so a hostile disk cannot make the boot list without bound.
+const maxFirmwareFiles = 4096
+
+// firmwareFile is one checked firmware file: its place under the firmware directory and its bytes.
+type firmwareFile struct {
+	rel  string
+	data []byte
+}
+
+// firmwareDir reads the regular files under the image's firmware directory on the partition of
+// the entry's kernel, once each into one buffer, and checks each under FIRMWARE_CHECK. The
+// directory is walked beneath the partition's root without following any link
+// (System.WalkFiles): a firmware directory that is itself a link is a refusal; links and special
+// files inside it are skipped and named on the console. The returned buffer holds the files' bytes
+// until the caller closes it; nil when there is nothing to hand over.
+func (f *flow) firmwareDir(e discover.Entry, fileObj func(policy.Func, string) policy.Object) (*kexec.Buffer, []firmwareFile, error) {
 	if f.cfg.firmwareDir == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
-	dir := filepath.Join(e.FSOf(e.Kernel).Mount, f.cfg.firmwareDir)
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() && !strings.HasSuffix(p, ".sig") {
-			paths = append(paths, p)
-		}
-		return nil
-	})
+	root := e.FSOf(e.Kernel).Mount
+	dir := filepath.Join(root, f.cfg.firmwareDir)
+	found, skipped, err := f.sys.WalkFiles(root, dir, maxFirmwareFiles)
 	if errors.Is(err, fs.ErrNotExist) {
 		f.say("firmware directory %s: none on %s", f.cfg.firmwareDir, e.FSOf(e.Kernel).Device)
-		return nil, nil
+		return nil, nil, nil
 	} else if err != nil {
-		return nil, &refusal{f.cfg.firmwareDir, err}
+		return nil, nil, &refusal{e.RelPath(dir), fmt.Errorf("entry %q: firmware directory: %w", e.Name, err)}
+	}
+	for _, s := range skipped {
+		f.say("firmware directory: %s is a %s: not handed over (links and special files are never followed)", e.RelPath(s.Path), s.Kind)
+	}
+	var paths []string
+	for _, p := range found {
+		if !strings.HasSuffix(p, ".sig") {
+			paths = append(paths, p)
+		}
 	}
 	if len(paths) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	buf, parts, err := f.sys.ReadFiles("firmware", paths)
 	if err != nil {
-		return nil, &refusal{f.cfg.firmwareDir, fmt.Errorf("entry %q: read firmware: %w", e.Name, err)}
+		return nil, nil, &refusal{e.RelPath(dir), fmt.Errorf("entry %q: read firmware: %w", e.Name, err)}
 	}
-	defer buf.Close()
 	for _, p := range parts {
 		f.reads = append(f.reads, fileRead{e.RelPath(p.Path), p.Read, p.Len})
 	}
-	files := map[string][]byte{}
+	var files []firmwareFile
 	for _, p := range parts {
 		data := buf.Bytes()[p.Off : p.Off+p.Len]
-		if err := f.check(fileObj(policy.FirmwareCheck, p.Path), e.RelPath(p.Path), p.Path, data); err != nil {
-			return nil, err
+		if err := f.check(owned(fileObj(policy.FirmwareCheck, p.Path), p.Owner, p.Group), e.RelPath(p.Path), p.Path, data); err != nil {
+			buf.Close()
+			return nil, nil, err
 		}
 		rel, _ := filepath.Rel(dir, p.Path)
-		files[rel] = data
+		files = append(files, firmwareFile{rel, data})
 	}
-	return handover.ArchiveAt("lib/firmware", files)
+	return buf, files, nil
 }

@@ -25,14 +25,16 @@ import (
 	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
 	"github.com/measuredboot/measuredboot/pkg/measure"
+	"github.com/measuredboot/measuredboot/pkg/partfs"
 	"github.com/measuredboot/measuredboot/pkg/tpm"
 )
 
 // fakeTPM is a software TPM whose extends can be made to fail.
 type fakeTPM struct {
 	*tpm.Soft
-	pcrs eventlog.PCRs // the values after the run, for tests; see sync
-	fail error
+	pcrs    eventlog.PCRs // the values after the run, for tests; see sync
+	fail    error
+	extends map[uint32]int // extends per PCR
 }
 
 func newFakeTPM(banks ...eventlog.Alg) *fakeTPM {
@@ -48,6 +50,10 @@ func (t *fakeTPM) Extend(pcr uint32, ds []eventlog.Digest) error {
 		return t.fail
 	}
 	err := t.Soft.Extend(pcr, ds)
+	if t.extends == nil {
+		t.extends = map[uint32]int{}
+	}
+	t.extends[pcr]++
 	t.pcrs = t.Soft.Values()
 	return err
 }
@@ -68,7 +74,8 @@ type fakeSystem struct {
 		cmdline        string
 		sealed         bool
 	}
-	loads int
+	loads   int
+	loadErr func(load int) error // if set, KexecLoad fails with its error for the load'th call (from 1)
 }
 
 func (s *fakeSystem) LoadModules() (int, error) { return 0, nil }
@@ -117,6 +124,11 @@ func (s *fakeSystem) Evidence(p string) (appraise.Evidence, error) {
 }
 func (s *fakeSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
 	s.loads++
+	if s.loadErr != nil {
+		if err := s.loadErr(s.loads); err != nil {
+			return err
+		}
+	}
 	ks, _ := k.Sealed()
 	is, _ := i.Sealed()
 	s.loaded.sealed = ks && is
@@ -181,7 +193,7 @@ func handedOver(t *testing.T, initrd []byte, prefix int) map[string][]byte {
 
 func TestRunMeasuresAndHandsOver(t *testing.T) {
 	kernel := bytes.Repeat([]byte("bzImage"), 3000)
-	initrd := []byte("070701 this is the target initramfs, 45 bytes")
+	initrd := []byte("this is the target initramfs, 38 bytes")
 	sys := &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA1, eventlog.AlgSHA256)}
 	sys.entries = []discover.Entry{entry(t, "Debian", kernel, initrd)}
 	var out bytes.Buffer
@@ -205,17 +217,17 @@ func TestRunMeasuresAndHandsOver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("handed-over tcg.log: %v", err)
 	}
-	if len(l.Events) != 7 {
-		t.Fatalf("handed-over log has %d events, want 7 (boot_aggregate, policy, kernel, initrd, cmdline, 2 separators)", len(l.Events))
+	if len(l.Events) != 8 {
+		t.Fatalf("handed-over log has %d events, want 8 (boot_aggregate, policy, entry marker, kernel, initrd, cmdline, 2 separators)", len(l.Events))
 	}
 	sep, err := ima.NewBuf(0, crypto.SHA256, measure.SeparatorData, measure.SeparatorName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, pcr := range []uint32{8, 9} {
-		ev := l.Events[5+i]
+		ev := l.Events[6+i]
 		if ev.Type != eventlog.EvSeparator || ev.PCR != pcr || !bytes.Equal(ev.Data, sep.TemplateData()) {
-			t.Errorf("event %d = %v in PCR %d (%x), want EV_SEPARATOR in PCR %d with the separator entry's template data %x", 5+i, ev.Type, ev.PCR, ev.Data, pcr, sep.TemplateData())
+			t.Errorf("event %d = %v in PCR %d (%x), want EV_SEPARATOR in PCR %d with the separator entry's template data %x", 6+i, ev.Type, ev.PCR, ev.Data, pcr, sep.TemplateData())
 		}
 	}
 	// The boot_aggregate comes first, over the PCRs as the flow found them (all zero here).
@@ -237,12 +249,12 @@ func TestRunMeasuresAndHandsOver(t *testing.T) {
 	}
 	for _, name := range []string{"ima/binary_runtime_measurements", "ima/binary_runtime_measurements_sha1", "ima/binary_runtime_measurements_sha256"} {
 		list, err := ima.ParseBinaryList(files[name], map[bool]int{true: 20, false: 32}[!strings.HasSuffix(name, "sha256")])
-		if err != nil || len(list) != 7 {
-			t.Errorf("%s: %d entries, %v; want 7; files: %v", name, len(list), err, keys(files))
+		if err != nil || len(list) != 8 {
+			t.Errorf("%s: %d entries, %v; want 8; files: %v", name, len(list), err, keys(files))
 			continue
 		}
-		if list[0].Name() != "boot_aggregate" || list[6].Name() != measure.SeparatorName {
-			t.Errorf("%s: first entry %q, last %q; want boot_aggregate and %s", name, list[0].Name(), list[6].Name(), measure.SeparatorName)
+		if list[0].Name() != "boot_aggregate" || list[2].Name() != EntryMarkerName || list[7].Name() != measure.SeparatorName {
+			t.Errorf("%s: entries 0, 2 and 7 are %q, %q, %q; want boot_aggregate, %s and %s", name, list[0].Name(), list[2].Name(), list[7].Name(), EntryMarkerName, measure.SeparatorName)
 		}
 	}
 	if !bytes.Equal(files["ima/binary_runtime_measurements"], files["ima/binary_runtime_measurements_sha1"]) {
@@ -452,4 +464,23 @@ func TestRunUsesTheSystemsFileHasher(t *testing.T) {
 			t.Errorf("%s: Run() = %v after %d loads, want a failure naming the unmeasured boot and no load\n%s", name, err, sys.loads, out.String())
 		}
 	}
+}
+
+// WalkFiles lists the regular files under dir beneath root without following links.
+func (s *fakeSystem) WalkFiles(root, dir string, max int) ([]string, []partfs.Skipped, error) {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, nil, fmt.Errorf("%s is not under %s", dir, root)
+	}
+	files, skipped, err := partfs.WalkFiles(root, rel, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, f := range files {
+		files[i] = filepath.Join(root, f)
+	}
+	for i := range skipped {
+		skipped[i].Path = filepath.Join(root, skipped[i].Path)
+	}
+	return files, skipped, nil
 }

@@ -72,15 +72,15 @@ func TestHandoverReplaysWithGoEventlog(t *testing.T) {
 		if err != nil {
 			t.Errorf("go-eventlog Verify(%v PCRs 0-9 after the boot) = %v", alg, err)
 		}
-		// Ours are the last 7 events: boot_aggregate, policy, kernel, initrd, cmdline, 2 separators.
+		// Ours are the last 8 events: boot_aggregate, policy, entry marker, kernel, initrd, cmdline, 2 separators.
 		var ours int
 		for _, e := range el.Events(galg) {
 			if e.Index == 8 || e.Index == 9 {
 				ours++
 			}
 		}
-		if ours != 7 {
-			t.Errorf("go-eventlog sees %d %v events in PCRs 8 and 9, want 7", ours, alg)
+		if ours != 8 {
+			t.Errorf("go-eventlog sees %d %v events in PCRs 8 and 9, want 8", ours, alg)
 		}
 		if len(events) == 0 {
 			t.Errorf("go-eventlog Verify(%v) verified no events", alg)

@@ -179,7 +179,8 @@ func (e Entry) AppendBinary(b []byte, h crypto.Hash) ([]byte, error) {
 }
 
 // ASCII returns the entry's ascii_runtime_measurements line (without newline): PCR, template
-// digest under h in hex, template name, then each field as the kernel shows it.
+// digest under h in hex, template name, then each field as the kernel shows it, except that the
+// name is escaped with EscapeString where the kernel would print control bytes raw.
 func (e Entry) ASCII(h crypto.Hash) (string, error) {
 	d, err := e.TemplateDigest(h)
 	if err != nil {
@@ -197,8 +198,8 @@ func (e Entry) ASCII(h crypto.Hash) (string, error) {
 				continue
 			}
 			s.WriteString(hex.EncodeToString(f))
-		case i == 1: // n-ng: the string without its NUL
-			s.WriteString(strings.TrimSuffix(string(f), "\x00"))
+		case i == 1: // n-ng: the string without its NUL, escaped (EscapeString; the kernel prints it raw)
+			s.WriteString(EscapeString(strings.TrimSuffix(string(f), "\x00")))
 		default: // sig, buf: hex
 			s.WriteString(hex.EncodeToString(f))
 		}

@@ -321,7 +321,9 @@ func Replay(entries []ListEntry, h crypto.Hash) (map[uint32][]byte, error) {
 
 // ASCIIEntry is one line of an ASCII measurement list, as read: every field is an unverified
 // claim. Fields are the template's fields as the kernel prints them: d-ng as "sha256:<hex>",
-// n-ng as the name, sig and buf as hex (an empty field is an empty string).
+// n-ng as the name (escaped as EscapeString writes it in lists this project writes; raw in the
+// kernel's, which cannot hold a control byte here), sig and buf as hex (an empty field is an
+// empty string).
 type ASCIIEntry struct {
 	PCR      uint32
 	Digest   []byte // the template digest
@@ -361,7 +363,7 @@ func (e ASCIIEntry) Entry() (Entry, error) {
 	}
 	dng := make([]byte, 0, i+2+len(sum))
 	dng = append(append(append(dng, d[:i+1]...), 0), sum...)
-	fields := [][]byte{dng, NameNG(e.Fields[1])}
+	fields := [][]byte{dng, NameNG(UnescapeString(e.Fields[1]))}
 	for _, f := range e.Fields[2:] {
 		raw, err := hex.DecodeString(f)
 		if err != nil {
@@ -443,8 +445,14 @@ func parseASCIILine(line string) (ASCIIEntry, error) {
 		if e.Fields[1] == "" {
 			return ASCIIEntry{}, fmt.Errorf("%w: %s line has an empty name", ErrListMalformed, e.Template)
 		}
-		// The kernel prints hex in lower case; anything else would not round-trip.
-		if got := en.asciiFields(); !slices.Equal(got, e.Fields) {
+		// The kernel prints hex in lower case; anything else would not round-trip. The name is
+		// either raw, as the kernel prints it, or escaped as EscapeString writes it (lists this
+		// project writes); nothing else names the same bytes.
+		got := en.asciiFields()
+		if name := UnescapeString(e.Fields[1]); e.Fields[1] == name || e.Fields[1] == got[1] {
+			got[1] = e.Fields[1]
+		}
+		if !slices.Equal(got, e.Fields) {
 			return ASCIIEntry{}, fmt.Errorf("%w: fields %q are not as the kernel prints them (%q)", ErrListMalformed, clip(strings.Join(e.Fields, " ")), clip(strings.Join(got, " ")))
 		}
 	}
@@ -466,7 +474,7 @@ func (e Entry) asciiFields() []string {
 			}
 			out[i] = hex.EncodeToString(f)
 		case 1:
-			out[i] = strings.TrimSuffix(string(f), "\x00")
+			out[i] = EscapeString(strings.TrimSuffix(string(f), "\x00"))
 		default:
 			out[i] = hex.EncodeToString(f)
 		}

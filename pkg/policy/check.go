@@ -83,6 +83,7 @@ func Check(p *Policy) []Finding {
 	decidedBy := [2]map[Func]int{{}, {}}
 	usable := map[Func][]bool{} // for each hook, whether each rule acting on it is free of errors
 	measured := map[Func]bool{}
+	appraised := map[Func]bool{}
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		kind := 0
@@ -125,6 +126,7 @@ func Check(p *Policy) []Finding {
 		for _, f := range live {
 			usable[f] = append(usable[f], ok)
 			measured[f] = measured[f] || (ok && r.Action == Measure)
+			appraised[f] = appraised[f] || (ok && r.Action == Appraise)
 		}
 	}
 	for _, f := range bootFuncs() {
@@ -139,7 +141,35 @@ func Check(p *Policy) []Finding {
 			add(0, sev, "no usable measure rule matches %s: it is not measured here", f)
 		}
 	}
+	if appraised[KexecKernelCheck] && !appraised[KexecInitramfsCheck] {
+		add(0, Warning, "%s is appraised and %s is not: every part of the initramfs (early images such as CPU microcode included) "+
+			"boots unchecked beside the checked kernel; add appraise func=%s appraise_type=imasig", KexecKernelCheck, KexecInitramfsCheck, KexecInitramfsCheck)
+	}
 	return out
+}
+
+// ResettablePCRs returns a warning for each measure rule whose pcr= is 16 or 23: on a PC Client
+// TPM these can be reset from locality 0, so whoever runs code on the machine can reset them and
+// extend what they like, and their values prove nothing. Check reports the same findings; the
+// boot flow prints them when it starts.
+func ResettablePCRs(p *Policy) []Finding {
+	if p == nil {
+		return nil
+	}
+	var out []Finding
+	for i := range p.Rules {
+		if r := &p.Rules[i]; r.Action == Measure && isResettable(r.PCR) {
+			out = append(out, Finding{r.Line, Warning, resettableMsg(r.PCR)})
+		}
+	}
+	return out
+}
+
+// isResettable reports whether a PC Client TPM lets locality 0 (any program) reset pcr.
+func isResettable(pcr int) bool { return pcr == 16 || pcr == 23 }
+
+func resettableMsg(pcr int) string {
+	return fmt.Sprintf("pcr=%d can be reset from locality 0 on a PC Client TPM: any program on the machine can reset it and extend what it likes, so its value proves nothing; use pcr=9 for files, pcr=8 for the command line", pcr)
 }
 
 // bootMatch returns the boot hooks a rule can match given what is fixed here (reads by root with
@@ -217,6 +247,8 @@ func checkRule(r *Rule, funcs []Func, add func(int, Severity, string, ...any)) {
 			add(r.Line, Warning, "pcr=%d: the kexec'd kernel's own IMA extends PCR %d; verifiers replaying its list will break (use pcr=9 for files, pcr=8 for the command line)", DefaultPCR, DefaultPCR)
 		case r.PCR > 23:
 			add(r.Line, Error, "pcr=%d: a TPM 2.0 PC Client TPM has PCRs 0 to 23; the extend would fail", r.PCR)
+		case isResettable(r.PCR):
+			add(r.Line, Warning, "%s", resettableMsg(r.PCR))
 		}
 		tmpl := r.Template
 		switch {

@@ -18,6 +18,8 @@ const (
 	verityMsg  = "digest_type=verity (fs-verity file digests) is not supported here: boot files are hashed whole, not through fs-verity; remove it"
 	noEffect   = " has no effect here: this environment only measures and appraises"
 	unmeasured = ": it is not measured here"
+	resettable = " can be reset from locality 0 on a PC Client TPM: any program on the machine can reset it and extend what it likes, so its value proves nothing; use pcr=9 for files, pcr=8 for the command line"
+	initramfs  = "KEXEC_KERNEL_CHECK is appraised and KEXEC_INITRAMFS_CHECK is not: every part of the initramfs (early images such as CPU microcode included) boots unchecked beside the checked kernel; add appraise func=KEXEC_INITRAMFS_CHECK appraise_type=imasig"
 )
 
 // ruleFindings drops the findings about the policy as a whole.
@@ -66,7 +68,13 @@ func TestCheckRules(t *testing.T) {
 			{1, Info, "measures KEXEC_KERNEL_CHECK into PCR 24 as ima-ng"},
 		}},
 		{"pcr=23", "measure func=KEXEC_KERNEL_CHECK pcr=23", []Finding{
+			{1, Warning, "pcr=23" + resettable},
 			{1, Info, "measures KEXEC_KERNEL_CHECK into PCR 23 as ima-ng"},
+		}},
+		{"pcr=16", "measure func=KEXEC_CMDLINE pcr=16\nmeasure func=KEXEC_KERNEL_CHECK pcr=22", []Finding{
+			{1, Warning, "pcr=16" + resettable},
+			{1, Info, "measures KEXEC_CMDLINE into PCR 16 as ima-buf"},
+			{2, Info, "measures KEXEC_KERNEL_CHECK into PCR 22 as ima-ng"},
 		}},
 		{"sigv3", "appraise func=FIRMWARE_CHECK digest_type=verity appraise_type=sigv3", []Finding{
 			{1, Error, sigv3Msg},
@@ -188,7 +196,10 @@ func TestCheckPolicy(t *testing.T) {
 		{"one usable rule is enough", "measure func=KEXEC_KERNEL_CHECK pcr=30 fsname=ext4\nmeasure func=KEXEC_KERNEL_CHECK pcr=9\n" +
 			"measure func=KEXEC_INITRAMFS_CHECK pcr=9\nmeasure func=KEXEC_CMDLINE pcr=8\nmeasure func=POLICY_CHECK pcr=9\nmeasure func=FIRMWARE_CHECK pcr=9", nil},
 		{"appraisal only", "appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n" + defaultPolicy[strings.Index(defaultPolicy, "measure func=KEXEC_INITRAMFS_CHECK"):] + "measure func=POLICY_CHECK pcr=9",
-			[]Finding{none(KexecKernelCheck, Warning)}},
+			[]Finding{none(KexecKernelCheck, Warning), {0, Warning, initramfs}}},
+		{"kernel appraised, initramfs not", defaultPolicy + "appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n", []Finding{{0, Warning, initramfs}}},
+		{"kernel and initramfs appraised", defaultPolicy + "appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\nappraise func=KEXEC_INITRAMFS_CHECK appraise_type=imasig\n", nil},
+		{"initramfs appraised by a rule without func=", defaultPolicy + "appraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\nappraise fsname=ext4\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,6 +217,30 @@ func TestCheckPolicy(t *testing.T) {
 				t.Errorf("Check(%q) policy findings differ (-want +got):\n%s", tt.policy, diff)
 			}
 		})
+	}
+}
+
+// TestResettablePCRs: the boot's warnings are Check's, one per measure rule with pcr=16 or 23.
+func TestResettablePCRs(t *testing.T) {
+	p, err := Parse("test", []byte("measure func=KEXEC_KERNEL_CHECK pcr=9\nmeasure func=KEXEC_INITRAMFS_CHECK pcr=16\ndont_measure fsname=vfat\nmeasure func=KEXEC_CMDLINE pcr=23\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Finding{{2, Warning, "pcr=16" + resettable}, {4, Warning, "pcr=23" + resettable}}
+	if diff := cmp.Diff(want, ResettablePCRs(p)); diff != "" {
+		t.Errorf("ResettablePCRs differ (-want +got):\n%s", diff)
+	}
+	var fromCheck []Finding
+	for _, f := range Check(p) {
+		if f.Severity == Warning && strings.Contains(f.Msg, "locality 0") {
+			fromCheck = append(fromCheck, f)
+		}
+	}
+	if diff := cmp.Diff(want, fromCheck); diff != "" {
+		t.Errorf("Check's resettable-PCR warnings differ from ResettablePCRs (-want +got):\n%s", diff)
+	}
+	if ResettablePCRs(nil) != nil {
+		t.Error("ResettablePCRs(nil) != nil")
 	}
 }
 
