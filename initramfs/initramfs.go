@@ -1,7 +1,9 @@
 // Package initramfs assembles the measuredboot image on the host with u-root's image builder:
-// u-root's init, the measuredboot boot program as uinit, a recovery shell and a few core commands
-// in one busybox binary, plus the kernel modules, the policy, the keys and the image's config. It
-// validates the policy first and compresses the result with xz as the kernel expects. Host only.
+// u-root's init, the measuredboot boot program as uinit and a few core commands in one busybox
+// binary (and the recovery shell, only if the image's config says on_refuse=shell), plus the
+// kernel modules, the policy, the keys and the image's config. It first runs the boot's own checks
+// on every file it builds in (Check), builds with a pinned Go environment (GoEnv) and compresses
+// the result with xz as the kernel expects. Host only.
 package initramfs
 
 import (
@@ -23,14 +25,16 @@ import (
 	"github.com/u-root/uio/llog"
 
 	"github.com/measuredboot/measuredboot/pkg/appraise"
+	"github.com/measuredboot/measuredboot/pkg/boot"
 	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/policy"
 )
 
-// Commands are the Go commands in the image's busybox, besides measuredboot.
+// Commands are the Go commands in the image's busybox, besides measuredboot and, in an image
+// whose config says on_refuse=shell, the recovery shell (ShellCommand). None of them can be run
+// without a shell.
 var Commands = []string{
 	"github.com/u-root/u-root/cmds/core/init",
-	"github.com/u-root/u-root/cmds/core/gosh",
 	"github.com/u-root/u-root/cmds/core/ls",
 	"github.com/u-root/u-root/cmds/core/cat",
 	"github.com/u-root/u-root/cmds/core/dmesg",
@@ -91,6 +95,11 @@ func CheckPolicy(path string) (*policy.Policy, []policy.Finding, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return checkPolicy(path, src)
+}
+
+// checkPolicy is CheckPolicy of src, read from path.
+func checkPolicy(path string, src []byte) (*policy.Policy, []policy.Finding, error) {
 	p, err := policy.Parse(path, src)
 	if err != nil {
 		return nil, nil, err
@@ -162,7 +171,90 @@ func ResolveModules(dir string, names []string) ([]string, error) {
 	return out, nil
 }
 
-// Build writes the image described by o.
+// Contents are the files an image is built with, each exactly as the boot reads it and already
+// checked by the boot's own parser: what Check returns and Build writes.
+type Contents struct {
+	Policy    []byte // /etc/measuredboot/policy
+	PolicySig []byte // /etc/measuredboot/policy.sig, nil for none
+	Config    []byte // /etc/measuredboot/config
+	KeyList   []byte // /etc/measuredboot/keys.list, nil without -keys
+	Digests   []byte // /etc/measuredboot/digests, nil without -digests
+	// Shell says whether the config sets on_refuse=shell: only then does the image carry a shell.
+	Shell bool
+}
+
+// Check reads everything o builds into an image and runs on it the checks the boot runs on the
+// same bytes, so that the build refuses what would make every boot refuse: the config through
+// boot.CheckConfig, the policy through policy.Parse and policy.Check, the key list (made from the
+// certificates) through imasig.ParseKeyList, the digest list through appraise.ParseDigestList, and a
+// policy that appraises itself through the appraiser with those keys.
+func Check(o Options) (*Contents, error) {
+	var c Contents
+	var err error
+	c.Config = []byte(strings.Join(o.Config, "\n") + "\n")
+	if c.Shell, err = boot.ConfigAllowsShell(c.Config); err != nil {
+		return nil, fmt.Errorf("-config: the boot would refuse this config: %w", err)
+	}
+	if c.Policy, err = os.ReadFile(o.Policy); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	pol, _, err := checkPolicy(o.Policy, c.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", o.Policy, err)
+	}
+	var keys []imasig.Key
+	if o.Keys != "" {
+		certs, err := imasig.LoadKeys(o.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("keys: %w", err)
+		}
+		// The certificates are parsed here, not at boot: the image carries their keys as a
+		// list, and the boot program links no X.509 parser. The boot parses that list, so the
+		// build does too, and uses what it parsed.
+		for i := range certs {
+			certs[i].Source = filepath.Base(certs[i].Source)
+		}
+		if c.KeyList, err = imasig.MarshalKeyList(certs); err != nil {
+			return nil, fmt.Errorf("keys: %w", err)
+		}
+		if keys, err = imasig.ParseKeyList(boot.KeyListPath, c.KeyList); err != nil {
+			return nil, fmt.Errorf("keys in %s: the boot would refuse the key list made from them: %w", o.Keys, err)
+		}
+	}
+	if o.Digests != "" {
+		if c.Digests, err = os.ReadFile(o.Digests); err != nil {
+			return nil, fmt.Errorf("digests: %w", err)
+		}
+		if _, err := appraise.ParseDigestList(o.Digests, c.Digests); err != nil {
+			return nil, fmt.Errorf("digests: the boot would refuse this list: %w", err)
+		}
+	}
+	// A policy that appraises itself must carry a signature that the built-in keys accept: check
+	// it now rather than refuse every boot.
+	if c.PolicySig, err = os.ReadFile(o.Policy + ".sig"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if d := pol.Evaluate(policy.Object{Func: policy.PolicyCheck, Mask: policy.MayRead, HasFile: true}); d.Appraise {
+		ev := appraise.Evidence{SigFile: c.PolicySig}
+		h := appraise.Hash(ev, crypto.SHA256)
+		hh := h.New()
+		hh.Write(c.Policy)
+		a := appraise.Appraiser{Keys: keys}
+		if err := a.Appraise(d, policy.PolicyCheck, o.Policy, h, hh.Sum(nil), ev); err != nil {
+			return nil, fmt.Errorf("the policy appraises itself, but: %w", err)
+		}
+	}
+	return &c, nil
+}
+
+// ShellCommand is the import path of the recovery shell, the busybox command gosh: the boot
+// program (cmds/measuredboot) starts it itself after a measured recovery event, and only an image
+// whose config says on_refuse=shell has it.
+const ShellCommand = "github.com/u-root/u-root/cmds/core/gosh"
+
+// Build writes the image described by o. The image has no /bin/sh: u-root's init starts
+// /bin/defaultsh or /bin/sh whenever its uinit ends, however it ends; the boot program starts the
+// recovery shell itself, and only an image whose config says on_refuse=shell has one.
 func Build(o Options) error {
 	// u-root's builder copies a symlink as a symlink: resolve the files that go in by path.
 	for _, p := range []*string{&o.Policy, &o.Keys, &o.Digests} {
@@ -174,53 +266,16 @@ func Build(o Options) error {
 			*p = r
 		}
 	}
-	pol, _, err := CheckPolicy(o.Policy)
+	c, err := Check(o)
 	if err != nil {
-		return fmt.Errorf("policy %s: %w", o.Policy, err)
-	}
-	var keys []imasig.Key
-	if o.Keys != "" {
-		if keys, err = imasig.LoadKeys(o.Keys); err != nil {
-			return fmt.Errorf("keys: %w", err)
-		}
-	}
-	if o.Digests != "" {
-		b, err := os.ReadFile(o.Digests)
-		if err != nil {
-			return err
-		}
-		if _, err := appraise.ParseDigestList(o.Digests, b); err != nil {
-			return err
-		}
-	}
-	// A policy that appraises itself must carry a signature that the built-in keys accept: check
-	// it now rather than refuse every boot.
-	psig, err := os.ReadFile(o.Policy + ".sig")
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
-	}
-	if d := pol.Evaluate(policy.Object{Func: policy.PolicyCheck, Mask: policy.MayRead, HasFile: true}); d.Appraise {
-		src, _ := os.ReadFile(o.Policy)
-		h := appraise.Hash(appraise.Evidence{SigFile: psig}, crypto.SHA256)
-		hh := h.New()
-		hh.Write(src)
-		a := appraise.Appraiser{Keys: keys}
-		if err := a.Appraise(d, policy.PolicyCheck, o.Policy, h, hh.Sum(nil), appraise.Evidence{SigFile: psig}); err != nil {
-			return fmt.Errorf("the policy appraises itself, but: %w", err)
-		}
 	}
 	stage, err := os.MkdirTemp("", "measuredboot-stage")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(stage)
-	files := []string{o.Policy + ":etc/measuredboot/policy"}
-	if psig != nil {
-		files = append(files, o.Policy+".sig:etc/measuredboot/policy.sig")
-	}
-	if o.Digests != "" {
-		files = append(files, o.Digests+":etc/measuredboot/digests")
-	}
+	var files []string
 	add := func(name string, data []byte) error {
 		p := filepath.Join(stage, strings.ReplaceAll(name, "/", "_"))
 		if err := os.WriteFile(p, data, 0o644); err != nil {
@@ -229,8 +284,22 @@ func Build(o Options) error {
 		files = append(files, p+":"+name)
 		return nil
 	}
-	if err := add("etc/measuredboot/config", []byte(strings.Join(o.Config, "\n")+"\n")); err != nil {
-		return err
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{"etc/measuredboot/policy", c.Policy},
+		{"etc/measuredboot/policy.sig", c.PolicySig},
+		{"etc/measuredboot/config", c.Config},
+		{"etc/measuredboot/keys.list", c.KeyList},
+		{"etc/measuredboot/digests", c.Digests},
+	} {
+		if f.data == nil {
+			continue
+		}
+		if err := add(f.name, f.data); err != nil {
+			return err
+		}
 	}
 	if o.ModulesDir != "" && len(o.Modules) > 0 {
 		mods, err := ResolveModules(o.ModulesDir, o.Modules)
@@ -247,40 +316,42 @@ func Build(o Options) error {
 			return err
 		}
 	}
-	if o.Keys != "" {
-		// The certificates are parsed here, not at boot: the image carries their keys as a
-		// list, and the boot program links no X.509 parser.
-		named := make([]imasig.Key, len(keys))
-		for i, k := range keys {
-			named[i] = k
-			named[i].Source = filepath.Base(k.Source)
-		}
-		list, err := imasig.MarshalKeyList(named)
-		if err != nil {
-			return fmt.Errorf("keys: %w", err)
-		}
-		if err := add("etc/measuredboot/keys.list", list); err != nil {
-			return err
-		}
-	}
-	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	settings, err := GoSettings()
 	if err != nil {
-		return fmt.Errorf("go env GOROOT: %w (is Go installed and on PATH?)", err)
+		return err
 	}
-	cmds := append(append([]string{}, Commands...), o.Extra...)
+	mods := modifiers(o, c.Shell, settings)
+	mods = append(mods, uimage.WithTempDir(stage), uimage.WithFiles(files...),
+		uimage.WithCPIOOutput(filepath.Join(stage, "image.cpio")))
+	l := llog.New(slog.LevelWarn, func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) })
+	// u-root's builder runs go with this process's environment (plus GOOS, GOARCH, CGO_ENABLED,
+	// GOROOT): run it with the pinned one.
+	err = WithEnv(GoEnv(os.Environ(), settings), func() error { return uimage.Create(l, mods...) })
+	if err != nil {
+		return fmt.Errorf("u-root image: %w", err)
+	}
+	return compress(filepath.Join(stage, "image.cpio"), o.Output)
+}
+
+// modifiers are u-root's image builder options for the commands of an image built from o: its
+// busybox, init, uinit and, only with shell (the config says on_refuse=shell), the recovery shell
+// in the busybox, never as /bin/sh or /bin/defaultsh; settings are GoSettings'.
+func modifiers(o Options, shell bool, settings map[string]string) []uimage.Modifier {
+	cmds := append([]string{}, Commands...)
+	if shell {
+		cmds = append(cmds, ShellCommand)
+	}
+	cmds = append(cmds, o.Extra...)
 	tags := BuildTags
 	if o.BLSOnly {
 		tags = append(slices.Clone(BuildTags), "measuredboot_blsonly")
 	}
 	mods := []uimage.Modifier{
-		uimage.WithTempDir(stage),
 		uimage.WithEnv(golang.DisableCGO(), golang.WithGOARCH("amd64"), golang.WithGOOS("linux"),
-			golang.WithGOROOT(strings.TrimSpace(string(goroot))), golang.WithBuildTag(tags...)),
+			golang.WithGOROOT(settings["GOROOT"]), golang.WithGOPATH(settings["GOPATH"]),
+			golang.WithGO111MODULE("on"), golang.WithBuildTag(tags...)),
 		uimage.WithInit("init"),
-		uimage.WithShell("gosh"),
 		uimage.WithSkipLDD(),
-		uimage.WithFiles(files...),
-		uimage.WithCPIOOutput(filepath.Join(stage, "image.cpio")),
 	}
 	switch {
 	case o.Uinit != "":
@@ -290,12 +361,7 @@ func Build(o Options) error {
 		cmds = append(cmds, BootProgram)
 		mods = append(mods, uimage.WithUinit("measuredboot"))
 	}
-	mods = append(mods, uimage.WithBusyboxCommands(cmds...))
-	l := llog.New(slog.LevelWarn, func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) })
-	if err := uimage.Create(l, mods...); err != nil {
-		return fmt.Errorf("u-root image: %w", err)
-	}
-	return compress(filepath.Join(stage, "image.cpio"), o.Output)
+	return append(mods, uimage.WithBusyboxCommands(cmds...))
 }
 
 // compress writes in as xz with the CRC32 check the kernel's decompressor needs, single-threaded

@@ -16,19 +16,24 @@ import (
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/imasig"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
+	"github.com/measuredboot/measuredboot/pkg/partfs"
 	"github.com/measuredboot/measuredboot/pkg/tpm"
 )
 
 const predictUsage = `usage: mbctl predict -policy P -kernel K [-initrd I] [-firmware F ...] [-cmdline C]
-                     [-eventlog FW | -banks sha256,...] [-root DIR] [-keys DIR] [-digests F] [-config F]
-                     [-all] [-o FILE]
+                     [-entry NAME -source "vda1 grub"] [-eventlog FW | -banks sha256,...] [-root DIR] [-device DEV] [-keys DIR]
+                     [-digests F] [-config F] [-all] [-o FILE]
 
 Runs measuredboot's boot flow on this host against a software TPM and prints, for every bank, the
 values the boot will leave in the PCRs it extends, as tpm2_pcrread prints them. The TPM starts
 from zero, or from the values a firmware event log (-eventlog, e.g. a previous boot's
 /sys/kernel/security/tpm0/binary_bios_measurements) replays to; the log's banks are the banks.
 Names are recorded as the boot records them: each file's path relative to -root, the boot
-partition's mount point here. The boot's console lines go to standard error; the exit status is 1
+partition's mount point here, and the entry's name and source (-entry, -source) in the
+measuredboot.entry event that opens its events in PCR 8. The policy's fsname=, fsmagic= and fsuuid= conditions see the file
+system the boot will: the one on -device (the boot partition, or an image of it: its super block
+gives the type the boot mounts it as, its magic and the UUID as Linux sets it), or without
+-device the host file system holding -root. The boot's console lines go to standard error; the exit status is 1
 when the boot would refuse.`
 
 // cmdPredict computes the PCR values a boot of the given files will leave.
@@ -40,9 +45,12 @@ func cmdPredict(args []string, stdout, stderr io.Writer) error {
 	var firmware multi
 	fs.Var(&firmware, "firmware", "an early image before the initramfs (CPU microcode), in order; repeatable")
 	cmdline := fs.String("cmdline", "", "the entry's kernel command line")
+	entryName := fs.String("entry", "predicted", "the entry's name (its menu title) as the boot finds it: PCR 8's measuredboot.entry event records it")
+	entrySource := fs.String("source", "mbctl predict", "the entry's source as the boot prints it (\"vda1 grub\"): PCR 8's measuredboot.entry event records it")
 	fwlog := fs.String("eventlog", "", "the firmware's TCG event log to start from")
 	banksFlag := fs.String("banks", "sha256", "PCR banks when there is no -eventlog: sha1,sha256,sha384,sha512")
 	root := fs.String("root", "/", "the boot partition's root on this host: names are recorded relative to it")
+	device := fs.String("device", "", "the boot partition (block device or image) whose file system identity the policy's fs conditions see; default: the file system holding -root")
 	keys := fs.String("keys", "", "the image's certificate directory, for a policy that appraises")
 	digests := fs.String("digests", "", "the image's digest list, if any")
 	config := fs.String("config", "", "the image's settings (key=value lines), if any")
@@ -90,7 +98,19 @@ func cmdPredict(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e := discover.Entry{Name: "predicted", Source: "mbctl predict", Cmdline: *cmdline, FS: discover.FS{Mount: r, Type: "ext4", Magic: 0xef53}}
+	var id discover.Identity
+	if *device != "" {
+		if id, err = discover.DeviceIdentity(*device); err != nil {
+			return fmt.Errorf("predict: -device: %w", err)
+		}
+	} else if id, err = discover.HostIdentity(r); err != nil {
+		return fmt.Errorf("predict: %w; pass -device with the boot partition (or an image of it) so the policy's fsname=, fsmagic= and fsuuid= see what the boot will", err)
+	}
+	fsys := discover.FS{Type: id.Type, Magic: id.Magic, UUID: id.UUID, Mount: r}
+	if *device != "" {
+		fsys.Device = filepath.Base(*device)
+	}
+	e := discover.Entry{Name: *entryName, Source: *entrySource, Cmdline: *cmdline, FS: fsys}
 	if e.Kernel, err = filepath.Abs(*kernel); err != nil {
 		return err
 	}
@@ -200,3 +220,22 @@ func (s *hostSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
 func (s *hostSystem) KexecReboot() error           { return nil }
 func (s *hostSystem) KernelIMA() ([]string, error) { return nil, nil }
 func (s *hostSystem) EnableKernelIMA() error       { return nil }
+
+// WalkFiles lists the regular files under dir beneath root without following links.
+func (s *hostSystem) WalkFiles(root, dir string, max int) ([]string, []partfs.Skipped, error) {
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, nil, fmt.Errorf("%s is not under %s", dir, root)
+	}
+	files, skipped, err := partfs.WalkFiles(root, rel, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, f := range files {
+		files[i] = filepath.Join(root, f)
+	}
+	for i := range skipped {
+		skipped[i].Path = filepath.Join(root, skipped[i].Path)
+	}
+	return files, skipped, nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,7 +59,7 @@ func TestPredict(t *testing.T) {
 	const cmdline = "console=ttyS0 ro"
 	var out, stderr bytes.Buffer
 	raw := filepath.Join(dir, "pcrs.bin")
-	args := []string{"-policy", polPath, "-root", dir, "-kernel", filepath.Join(dir, "boot/vmlinuz"), "-initrd", filepath.Join(dir, "boot/initrd.img"),
+	args := []string{"-policy", polPath, "-root", dir, "-device", ext4Image(t), "-kernel", filepath.Join(dir, "boot/vmlinuz"), "-initrd", filepath.Join(dir, "boot/initrd.img"),
 		"-cmdline", cmdline, "-eventlog", seabiosLog, "-o", raw}
 	if err := run(append([]string{"predict"}, args...), &out, &stderr); err != nil {
 		t.Fatalf("mbctl predict = %v\n%s", err, stderr.String())
@@ -92,7 +93,10 @@ func TestPredict(t *testing.T) {
 		must(ima.NewNG(9, crypto.SHA256, sum(initrd), "/boot/initrd.img")),
 		must(ima.NewBuf(9, crypto.SHA256, measure.SeparatorData, measure.SeparatorName)),
 	}
+	// PCR 8 opens the entry's events with the boot's entry marker (pkg/boot EntryMarker).
+	marker := boot.EntryMarker(discover.Entry{Name: "predicted", Source: "mbctl predict"})
 	pcr8 := []ima.Entry{
+		must(ima.NewBuf(8, crypto.SHA256, marker, boot.EntryMarkerName)),
 		must(ima.NewBuf(8, crypto.SHA256, []byte(cmdline), "kexec-cmdline")),
 		must(ima.NewBuf(8, crypto.SHA256, measure.SeparatorData, measure.SeparatorName)),
 	}
@@ -150,7 +154,7 @@ func TestPredict(t *testing.T) {
 
 	// Without a firmware log it starts from zero, in the banks asked for.
 	out.Reset()
-	if err := run([]string{"predict", "-banks", "sha384", "-policy", polPath, "-kernel", filepath.Join(dir, "boot/vmlinuz")}, &out, &stderr); err != nil {
+	if err := run([]string{"predict", "-banks", "sha384", "-policy", polPath, "-device", ext4Image(t), "-kernel", filepath.Join(dir, "boot/vmlinuz")}, &out, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if z, err := parsePCRFile(out.Bytes()); err != nil || len(z) != 1 || len(z[eventlog.AlgSHA384]) != 2 {
@@ -164,7 +168,7 @@ func TestPredictRefusal(t *testing.T) {
 	k := writeFile(t, dir, "vmlinuz", []byte("unsigned kernel"))
 	pol := writeFile(t, dir, "policy", []byte("measure func=KEXEC_KERNEL_CHECK pcr=9\nappraise func=KEXEC_KERNEL_CHECK appraise_type=imasig\n"))
 	var out, stderr bytes.Buffer
-	err := run([]string{"predict", "-policy", pol, "-root", dir, "-kernel", k}, &out, &stderr)
+	err := run([]string{"predict", "-policy", pol, "-root", dir, "-device", ext4Image(t), "-kernel", k}, &out, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "would not kexec") || !strings.Contains(err.Error(), "no signature") {
 		t.Errorf("predict of an unsigned kernel under imasig = %v, want 'would not kexec ... no signature'", err)
 	}
@@ -225,7 +229,7 @@ func TestVerifyFlowLogs(t *testing.T) {
 	if err := run(append(args, "-pcrs", good), &out, &stderr); err != nil {
 		t.Fatalf("verify of the flow's logs = %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"ima boot_aggregate match sha256:", "as the tcg log replays them before event 16", "ima sha256 pcr  9 match: IMA entries 0,1,2,3,6", "tcg sha512 pcr  9 match"} {
+	for _, want := range []string{"ima boot_aggregate match sha256:", "as the tcg log replays them before event 16", "ima sha256 pcr  9 match: IMA entries 0,1,3,4,7", "ima sha256 pcr  8 match: IMA entries 2,5,6", "tcg sha512 pcr  9 match"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("verify output lacks %q:\n%s", want, out.String())
 		}
@@ -254,7 +258,7 @@ func TestPredictFirmware(t *testing.T) {
 	pol := writeFile(t, dir, "policy", []byte("measure func=KEXEC_KERNEL_CHECK pcr=9\nmeasure func=FIRMWARE_CHECK pcr=9\nmeasure func=KEXEC_INITRAMFS_CHECK pcr=9\n"))
 	predict := func(extra ...string) (eventlog.PCRs, string) {
 		var out, stderr bytes.Buffer
-		args := append([]string{"predict", "-policy", pol, "-root", dir, "-kernel", k, "-initrd", i}, extra...)
+		args := append([]string{"predict", "-policy", pol, "-root", dir, "-device", ext4Image(t), "-kernel", k, "-initrd", i}, extra...)
 		if err := run(args, &out, &stderr); err != nil {
 			t.Fatalf("%v = %v\n%s", args, err, stderr.String())
 		}
@@ -272,5 +276,101 @@ func TestPredictFirmware(t *testing.T) {
 	}
 	if bytes.Equal(with[eventlog.AlgSHA256][9], without[eventlog.AlgSHA256][9]) {
 		t.Error("-firmware did not change the predicted PCR 9")
+	}
+}
+
+// ext4Image writes the start of an ext4 partition: its super block at 1024, with the magic
+// 0xef53 at 0x38 and a UUID at 0x68 (struct ext4_super_block), enough for predict's -device.
+func ext4Image(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 4096)
+	b[0x438], b[0x439] = 0x53, 0xef
+	copy(b[0x468:], "0123456789abcdef")
+	return writeFile(t, t.TempDir(), "ext4.img", b)
+}
+
+// mkfsImage makes an 8 MiB file system image with a real mkfs (mkfs.ext4 -U, mkfs.vfat -i), or
+// fails the test when the tool is missing.
+func mkfsImage(t *testing.T, tool string, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		t.Fatalf("%s is needed to build a test image (e2fsprogs, dosfstools): %v", tool, err)
+	}
+	img := filepath.Join(t.TempDir(), tool+".img")
+	switch tool {
+	case "mkfs.vfat":
+		args = append(append([]string{}, args...), "-C", img, "8192")
+	default:
+		if err := os.WriteFile(img, make([]byte, 8<<20), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(append([]string{}, args...), "-q", "-F", img)
+	}
+	if out, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", tool, args, err, out)
+	}
+	return img
+}
+
+// TestPredictDevice: -device gives predict the file system identity the boot sees (fsname,
+// fsmagic and fsuuid as the kernel's IMA has them), so fs conditions of the policy are evaluated
+// as at boot: an fsuuid= rule measures the kernel on the file system with that UUID and not on
+// another, fsname=/fsmagic= follow the device's type, and vfat, whose superblock UUID Linux 6.1
+// never copies to s_uuid, matches only the all-zero fsuuid.
+func TestPredictDevice(t *testing.T) {
+	const uuid = "3f0e8b5c-6a41-4e0b-9d7e-1c2b3a4d5e6f"
+	good := mkfsImage(t, "mkfs.ext4", "-U", uuid)
+	other := mkfsImage(t, "mkfs.ext4", "-U", "0a0b0c0d-1111-2222-3333-444455556666")
+	fat := mkfsImage(t, "mkfs.vfat", "-i", "3f0e8b5c")
+	dir := t.TempDir()
+	k := writeFile(t, dir, "vmlinuz", []byte("kernel"))
+	measured := func(policy, device string) bool {
+		t.Helper()
+		pol := writeFile(t, dir, "policy", []byte(policy))
+		var out, stderr bytes.Buffer
+		args := []string{"predict", "-policy", pol, "-root", dir, "-kernel", k, "-device", device}
+		if err := run(args, &out, &stderr); err != nil {
+			t.Fatalf("%v = %v\n%s", args, err, stderr.String())
+		}
+		return strings.Contains(stderr.String(), "/vmlinuz measured")
+	}
+	for _, tc := range []struct {
+		policy, device string
+		want           bool
+	}{
+		{"measure func=KEXEC_KERNEL_CHECK fsuuid=" + uuid + "\n", good, true},
+		{"measure func=KEXEC_KERNEL_CHECK fsuuid=" + uuid + "\n", other, false},
+		{"measure func=KEXEC_KERNEL_CHECK fsuuid=" + uuid + "\n", fat, false},
+		{"measure func=KEXEC_KERNEL_CHECK fsuuid=00000000-0000-0000-0000-000000000000\n", fat, true},
+		{"measure func=KEXEC_KERNEL_CHECK fsuuid=00000000-0000-0000-0000-000000000000\n", good, false},
+		{"measure func=KEXEC_KERNEL_CHECK fsname=ext4 fsmagic=0xef53\n", good, true},
+		{"measure func=KEXEC_KERNEL_CHECK fsname=vfat\n", good, false},
+		{"measure func=KEXEC_KERNEL_CHECK fsname=vfat fsmagic=0x4d44\n", fat, true},
+		{"measure func=KEXEC_KERNEL_CHECK fsmagic=0xef53\n", fat, false},
+	} {
+		if got := measured(tc.policy, tc.device); got != tc.want {
+			t.Errorf("policy %q on %s: measured = %v, want %v", strings.TrimSpace(tc.policy), filepath.Base(tc.device), got, tc.want)
+		}
+	}
+	// A file that holds no known file system is an error naming it, not a guess.
+	junk := writeFile(t, dir, "junk", make([]byte, 128<<10))
+	var out, stderr bytes.Buffer
+	err := run([]string{"predict", "-policy", writeFile(t, dir, "policy", []byte("measure func=KEXEC_KERNEL_CHECK\n")), "-root", dir, "-kernel", k, "-device", junk}, &out, &stderr)
+	if err == nil || !strings.Contains(err.Error(), junk) {
+		t.Errorf("predict -device on a file with no file system = %v, want an error naming it", err)
+	}
+}
+
+// TestPredictHostFS: without -device predict takes the file system holding -root; when it cannot
+// tell that file system's identity (here /proc, which has no device and no UUID Linux sets
+// from a super block) it says to pass -device rather than guess.
+func TestPredictHostFS(t *testing.T) {
+	dir := t.TempDir()
+	k := writeFile(t, dir, "vmlinuz", []byte("kernel"))
+	pol := writeFile(t, dir, "policy", []byte("measure func=KEXEC_KERNEL_CHECK\n"))
+	var out, stderr bytes.Buffer
+	err := run([]string{"predict", "-policy", pol, "-root", "/proc", "-kernel", k}, &out, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "pass -device") || !strings.Contains(err.Error(), "/proc") {
+		t.Errorf("predict -root /proc = %v, want an error naming /proc and telling to pass -device", err)
 	}
 }

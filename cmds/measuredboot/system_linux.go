@@ -39,9 +39,17 @@ const (
 // linuxSystem is the real machine.
 type linuxSystem struct {
 	pool *mount.Pool
+	// budget bounds the memory one entry's buffers hold (kexec.MemoryBudget); budgetErr is why
+	// there is none, and then no file is read.
+	budget    *kexec.Budget
+	budgetErr error
 }
 
-func newSystem() *linuxSystem { return &linuxSystem{pool: &mount.Pool{}} }
+func newSystem() *linuxSystem {
+	s := &linuxSystem{pool: &mount.Pool{}}
+	s.budget, s.budgetErr = kexec.MemoryBudget()
+	return s
+}
 
 // LoadModules loads, in order, the modules the image lists (the build resolved their
 // dependencies). A module that is already loaded or built in is fine.
@@ -77,7 +85,9 @@ func (s *linuxSystem) FirmwareLog() ([]byte, error) {
 	return os.ReadFile(biosLog)
 }
 
-// Entries waits briefly for block devices (virtio_blk probes asynchronously), then scans them all.
+// Entries waits briefly for block devices (virtio_blk and USB storage probe asynchronously): for
+// a first disk, and for every device boot_devices names; then it scans those the settings allow
+// (discover.Scan: the order and the selection are documented at discover.Options).
 func (s *linuxSystem) Entries(ctx context.Context, opts discover.Options) ([]discover.Entry, []discover.Probe) {
 	var devs block.BlockDevices
 	deadline := time.Now().Add(blockDevWait)
@@ -86,7 +96,8 @@ func (s *linuxSystem) Entries(ctx context.Context, opts discover.Options) ([]dis
 		if err == nil {
 			devs = d.FilterZeroSize()
 		}
-		if len(devs) > 0 || time.Now().After(deadline) {
+		ready := len(devs) > 0 && len(discover.Missing("/sys", devs, opts)) == 0
+		if ready || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -94,10 +105,39 @@ func (s *linuxSystem) Entries(ctx context.Context, opts discover.Options) ([]dis
 	return discover.Scan(ctx, devs, s.pool, opts)
 }
 
-func (s *linuxSystem) ReadFile(path string) (*kexec.Buffer, error) { return kexec.ReadFile(path) }
+func (s *linuxSystem) ReadFile(path string) (*kexec.Buffer, error) {
+	budget, err := s.budgetFor(path)
+	if err != nil {
+		return nil, err
+	}
+	src, err := s.openOnPartition(path)
+	if err != nil {
+		return nil, err
+	}
+	defer src.File.Close()
+	return kexec.ReadOpen(src, budget)
+}
 
+// ReadFiles reads paths, files on scanned partitions, into one memfd as ReadFile reads one.
 func (s *linuxSystem) ReadFiles(name string, paths []string) (*kexec.Buffer, []kexec.Part, error) {
-	return kexec.ReadFiles(name, paths)
+	budget, err := s.budgetFor(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	srcs := make([]kexec.Source, 0, len(paths))
+	defer func() {
+		for _, src := range srcs {
+			src.File.Close()
+		}
+	}()
+	for _, p := range paths {
+		src, err := s.openOnPartition(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, src)
+	}
+	return kexec.ReadOpenFiles(name, srcs, budget)
 }
 
 func (s *linuxSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
@@ -130,22 +170,10 @@ func (s *linuxSystem) KernelIMA() ([]string, error) {
 	return out, nil
 }
 
-// Stop never returns to init after a refusal: it halts the machine, so that nothing the policy
-// forbids can be booted by hand from this image.
-func (s *linuxSystem) Stop(err error) {
-	if err == nil || errors.Is(err, boot.ErrRecovery) {
-		return // init starts the recovery shell
-	}
-	unix.Sync()
-	for {
-		unix.Reboot(unix.LINUX_REBOOT_CMD_HALT)
-		time.Sleep(time.Hour)
-	}
-}
-
-// Evidence reads path.sig and the security.ima extended attribute.
+// Evidence reads path.sig and the security.ima extended attribute of path, both opened beneath
+// the mount point of path's partition without following links (readEvidence).
 func (s *linuxSystem) Evidence(path string) (appraise.Evidence, error) {
-	return appraise.ReadEvidence(path)
+	return s.readEvidence(path)
 }
 
 // Keys reads the key list built into the image (imasig.ParseKeyList); an image without one has

@@ -1,0 +1,141 @@
+package initramfs
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/u-root/mkuimage/uimage"
+
+	"github.com/measuredboot/measuredboot/pkg/boot"
+)
+
+// TestGoEnvPinned: the builder's environment does not reach the image's Go build.
+func TestGoEnvPinned(t *testing.T) {
+	caller := []string{
+		"HOME=/root", "PATH=/usr/bin", "GOAMD64=v3", "GOFLAGS=-ldflags=-X=main.x=1 -tags=evil",
+		"GOEXPERIMENT=boringcrypto", "GODEBUG=x509sha1=1", "GOARCH=arm64", "GOOS=darwin", "GOARM=7",
+		"CGO_ENABLED=1", "CGO_CFLAGS=-O0", "CC=clang", "GOTOOLCHAIN=go1.99.0", "GOENV=/tmp/goenv",
+		"GO111MODULE=off", "GOROOT=/elsewhere", "GOPATH=/caller/go",
+	}
+	env := GoEnv(caller, map[string]string{"GOROOT": "/usr/local/go", "GOPATH": "/root/go", "GOMODCACHE": "/root/go/pkg/mod"})
+	got := map[string][]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		got[k] = append(got[k], v)
+	}
+	want := map[string]string{
+		"HOME": "/root", "PATH": "/usr/bin", "GOOS": "linux", "GOARCH": "amd64", "GOAMD64": "v1",
+		"CGO_ENABLED": "0", "GOFLAGS": "", "GOEXPERIMENT": "", "GODEBUG": "", "GOENV": "off",
+		"GOTOOLCHAIN": "local", "GO111MODULE": "on", "GOROOT": "/usr/local/go", "GOPATH": "/root/go",
+		"GOMODCACHE": "/root/go/pkg/mod",
+	}
+	for k, v := range want {
+		if !slices.Equal(got[k], []string{v}) {
+			t.Errorf("GoEnv: %s=%q, want %s=%q once", k, got[k], k, v)
+		}
+	}
+	for _, k := range []string{"GOARM", "CGO_CFLAGS", "CC"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("GoEnv kept %s=%q from the caller", k, got[k])
+		}
+	}
+}
+
+// TestWithEnv: the builder, which takes this process's environment, sees the pinned one while it
+// runs, and the caller's comes back after.
+func TestWithEnv(t *testing.T) {
+	t.Setenv("GOAMD64", "v3")
+	t.Setenv("GOFLAGS", "-tags=evil")
+	err := WithEnv(GoEnv(os.Environ(), map[string]string{"GOROOT": "/usr/local/go"}), func() error {
+		if a, f := os.Getenv("GOAMD64"), os.Getenv("GOFLAGS"); a != "v1" || f != "" {
+			t.Errorf("during the build: GOAMD64=%q GOFLAGS=%q, want v1 and empty", a, f)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, f := os.Getenv("GOAMD64"), os.Getenv("GOFLAGS"); a != "v3" || f != "-tags=evil" {
+		t.Errorf("after the build: GOAMD64=%q GOFLAGS=%q, want the caller's back", a, f)
+	}
+}
+
+// TestShellOnlyWhenAllowed: no image has /bin/sh or /bin/defaultsh (init would start it whenever
+// measuredboot ends); only an image whose config says on_refuse=shell has the shell in its busybox.
+func TestShellOnlyWhenAllowed(t *testing.T) {
+	for _, shell := range []bool{false, true} {
+		o, err := uimage.OptionsFor(modifiers(Options{}, shell, map[string]string{"GOROOT": "/usr/local/go"})...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.DefaultShell != "" {
+			t.Errorf("shell %v: image has a default shell %q for init to start", shell, o.DefaultShell)
+		}
+		var pkgs []string
+		for _, c := range o.Commands {
+			pkgs = append(pkgs, c.Packages...)
+		}
+		if slices.Contains(pkgs, ShellCommand) != shell {
+			t.Errorf("shell %v: busybox commands %q", shell, pkgs)
+		}
+		if !slices.Contains(pkgs, BootProgram) || o.UinitCmd != "measuredboot" || o.InitCmd != "init" {
+			t.Errorf("shell %v: commands %q, uinit %q, init %q", shell, pkgs, o.UinitCmd, o.InitCmd)
+		}
+	}
+}
+
+// TestCheck: Check runs the boot's parsers on the exact bytes that go into the image.
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "digests.bad")
+	good := filepath.Join(dir, "digests")
+	os.WriteFile(bad, []byte("sha256:abcd /boot/vmlinuz\n"), 0o644)
+	os.WriteFile(good, []byte("sha256:"+strings.Repeat("ab", 32)+" /boot/vmlinuz\n"), 0o644)
+	policy := "../configs/policy"
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string // in the error; "" for none
+	}{
+		{"config typo", Options{Policy: policy, Config: []string{"appraise_mode=enforced"}}, `/etc/measuredboot/config:1: appraise_mode="enforced": want enforce or log`},
+		{"config unknown", Options{Policy: policy, Config: []string{"# x", "onrefuse=shell"}}, `/etc/measuredboot/config:2: unknown setting "onrefuse"`},
+		{"bad digests", Options{Policy: policy, Digests: bad}, bad},
+		{"no policy", Options{Policy: filepath.Join(dir, "none")}, "no such file"},
+		{"good", Options{Policy: policy, Digests: good, Config: []string{"on_refuse=shell", "appraise_mode=log"}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Check(tc.o)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Check: %v", err)
+				}
+				if string(c.Config) != "on_refuse=shell\nappraise_mode=log\n" || !c.Shell || c.Digests == nil || c.Policy == nil {
+					t.Errorf("Check = %+v", c)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Check(%s) error %v, want one containing %q", tc.name, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestAllowsShell(t *testing.T) {
+	for cfg, want := range map[string]bool{
+		"":                                  false,
+		"on_refuse=halt\n":                  false,
+		"on_refuse=shell\n":                 true,
+		" on_refuse=shell \n":               true,
+		"on_refuse=shell\non_refuse=halt\n": false,
+		"on_refuse=halt\non_refuse=shell\n": true,
+		"# on_refuse=shell\n":               false,
+	} {
+		if got, err := boot.ConfigAllowsShell([]byte(cfg)); err != nil || got != want {
+			t.Errorf("boot.ConfigAllowsShell(%q) = %v, %v; want %v", cfg, got, err, want)
+		}
+	}
+}
