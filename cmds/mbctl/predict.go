@@ -221,21 +221,8 @@ func (s *hostSystem) KexecReboot() error           { return nil }
 func (s *hostSystem) KernelIMA() ([]string, error) { return nil, nil }
 func (s *hostSystem) EnableKernelIMA() error       { return nil }
 
-// WalkFiles lists the regular files under dir beneath root without following links.
+// WalkFiles lists the regular files under dir, on the partition mounted at root, without
+// following links (partfs.WalkDir).
 func (s *hostSystem) WalkFiles(root, dir string, max int) ([]string, []partfs.Skipped, error) {
-	rel, err := filepath.Rel(root, dir)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return nil, nil, fmt.Errorf("%s is not under %s", dir, root)
-	}
-	files, skipped, err := partfs.WalkFiles(root, rel, max)
-	if err != nil {
-		return nil, nil, err
-	}
-	for i, f := range files {
-		files[i] = filepath.Join(root, f)
-	}
-	for i := range skipped {
-		skipped[i].Path = filepath.Join(root, skipped[i].Path)
-	}
-	return files, skipped, nil
+	return partfs.WalkDir([]string{root}, dir, max)
 }

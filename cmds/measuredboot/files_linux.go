@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 
 	"github.com/measuredboot/measuredboot/pkg/appraise"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
@@ -85,19 +84,5 @@ func (s *linuxSystem) readEvidence(path string) (appraise.Evidence, error) {
 // caller. It is here for the firmware directory (a `boot -> /sys` link on the disk must not hand
 // over this environment's /sys/firmware).
 func (s *linuxSystem) WalkFiles(_, dir string, max int) ([]string, []partfs.Skipped, error) {
-	root, rel, err := partfs.Root(s.mounts(), dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	files, skipped, err := partfs.WalkFiles(root, rel, max)
-	if err != nil {
-		return nil, nil, err
-	}
-	for i, f := range files {
-		files[i] = filepath.Join(root, f)
-	}
-	for i := range skipped {
-		skipped[i].Path = filepath.Join(root, skipped[i].Path)
-	}
-	return files, skipped, nil
+	return partfs.WalkDir(s.mounts(), dir, max)
 }

@@ -43,6 +43,9 @@ func main() {
 		unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	}
 	err := check(os.Stdout, "/"+handover.Dir, "/sys/class/tpm/tpm0", "/proc/cmdline")
+	if cl, _ := os.ReadFile("/proc/cmdline"); err == nil && slices.Contains(strings.Fields(string(cl)), "measuredboot.check-initrd=debian") {
+		err = checkDebianInitrd(os.Stdout, "/")
+	}
 	if err != nil {
 		fmt.Printf("target: FAIL: %v\n", err)
 	} else {
@@ -179,4 +182,35 @@ func dump(out io.Writer, dir, name string) {
 		enc = enc[n:]
 	}
 	fmt.Fprintf(out, "target: end %s\n", name)
+}
+
+// checkDebianInitrd checks, in a root unpacked from Debian 12's own initrd with this target and
+// measuredboot's archives (the firmware files, the logs) appended, that nothing appended replaced
+// a path of the measured initramfs: /lib is still Debian's link to usr/lib, its modules are still
+// there, and the handed-over firmware file is readable under /lib/firmware.
+func checkDebianInitrd(out io.Writer, root string) error {
+	lib := filepath.Join(root, "lib")
+	if dst, err := os.Readlink(lib); err != nil || dst != "usr/lib" {
+		return fmt.Errorf("%s is no longer Debian's link to usr/lib (readlink: %q, %v): an appended archive replaced it", lib, dst, err)
+	}
+	fmt.Fprintln(out, "target: /lib is still the link to usr/lib")
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err != nil {
+		return fmt.Errorf("uname: %w", err)
+	}
+	rel := unix.ByteSliceToString(uts.Release[:])
+	dep := filepath.Join(root, "lib", "modules", rel, "modules.dep")
+	b, err := os.ReadFile(dep)
+	if err != nil {
+		return fmt.Errorf("Debian's modules are gone: %w", err)
+	}
+	kos, _ := filepath.Glob(filepath.Join(root, "lib", "modules", rel, "kernel", "*", "*", "*.ko"))
+	fmt.Fprintf(out, "target: /lib/modules/%s/modules.dep: %d modules listed, %d .ko files found\n", rel, strings.Count(string(b), ".ko:"), len(kos))
+	fw := filepath.Join(root, "lib", "firmware", "measuredboot", "test.bin")
+	c, err := os.ReadFile(fw)
+	if err != nil {
+		return fmt.Errorf("the handed-over firmware file: %w", err)
+	}
+	fmt.Fprintf(out, "target: firmware measuredboot/test.bin: %d bytes at %s\n", len(c), fw)
+	return nil
 }

@@ -412,6 +412,11 @@ func (f *flow) run(ctx context.Context) error {
 		}
 		return &refusal{"boot", fmt.Errorf("no bootable entry on any disk (%s); put a GRUB, BLS or syslinux configuration on a local partition", strings.Join(why, "; "))}
 	}
+	// What was left out, and why, is on the console even when something boots: a stick that was
+	// ignored, a partition whose configuration was refused.
+	for _, p := range probes {
+		f.say("not booted from %s: %v", p.Device, p.Err)
+	}
 	for i, e := range entries {
 		f.say(`entry %d: "%s" from %s: kernel %s, initrd %s, cmdline "%s"`, i, e.Name, e.Source, e.RelPath(e.Kernel), relPaths(e), e.Cmdline)
 	}

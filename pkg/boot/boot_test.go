@@ -466,21 +466,8 @@ func TestRunUsesTheSystemsFileHasher(t *testing.T) {
 	}
 }
 
-// WalkFiles lists the regular files under dir beneath root without following links.
+// WalkFiles lists the regular files under dir, on the partition mounted at root, without
+// following links (partfs.WalkDir).
 func (s *fakeSystem) WalkFiles(root, dir string, max int) ([]string, []partfs.Skipped, error) {
-	rel, err := filepath.Rel(root, dir)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return nil, nil, fmt.Errorf("%s is not under %s", dir, root)
-	}
-	files, skipped, err := partfs.WalkFiles(root, rel, max)
-	if err != nil {
-		return nil, nil, err
-	}
-	for i, f := range files {
-		files[i] = filepath.Join(root, f)
-	}
-	for i := range skipped {
-		skipped[i].Path = filepath.Join(root, skipped[i].Path)
-	}
-	return files, skipped, nil
+	return partfs.WalkDir([]string{root}, dir, max)
 }

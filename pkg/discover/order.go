@@ -196,7 +196,7 @@ func selectDevices(sysfs string, devs block.BlockDevices, opts Options) ([]candi
 			}
 		}
 		if d.removable && !opts.AllowRemovable {
-			probes = append(probes, Probe{dev.Name, fmt.Errorf("removable media, not allowed (removable_media=allow; hardware path %s)", d.path)})
+			probes = append(probes, Probe{dev.Name, fmt.Errorf("removable media, left out (hardware path %s; the image allows them with removable_media=allow)", d.path)})
 			continue
 		}
 		out = append(out, c)

@@ -213,12 +213,12 @@ func TestScanOrder(t *testing.T) {
 		probes []string
 	}{
 		{"by hardware path", Options{}, []string{"vda1 grub:default", "vda1 grub:other", "vdb1 bls:B"},
-			[]string{"sda1: removable media, not allowed (removable_media=allow", "loop0: virtual device", "vda2: no boot entry: nothing on vda2"}},
+			[]string{"sda1: removable media, left out (hardware path", "loop0: virtual device", "vda2: no boot entry: nothing on vda2"}},
 		{"boot_devices order", Options{Devices: []string{"pci-0000:00:05.0", "pci-0000:00:04.0-part1"}}, []string{"vdb1 bls:B", "vda1 grub:default", "vda1 grub:other"},
 			[]string{"vda2: not in boot_devices (its hardware path is pci-0000:00:04.0)", "sda1: not in boot_devices"}},
 		{"removable allowed", Options{AllowRemovable: true}, []string{"vda1 grub:default", "vda1 grub:other", "vdb1 bls:B", "sda1 bls:stick"}, nil},
 		{"removable named but not allowed", Options{Devices: []string{"pci-0000:00:14.0-usb-2:1.0-scsi-0:0:0"}}, nil,
-			[]string{"sda1: removable media, not allowed"}},
+			[]string{"sda1: removable media, left out"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := setup()

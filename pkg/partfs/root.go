@@ -88,3 +88,23 @@ type Skipped struct {
 	Path string
 	Kind string
 }
+
+// WalkDir is WalkFiles for dir, an absolute path on the partition mounted at one of mounts
+// (Root picks it): it returns the regular files and the skipped entries as absolute paths.
+func WalkDir(mounts []string, dir string, max int) ([]string, []Skipped, error) {
+	root, rel, err := Root(mounts, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, skipped, err := WalkFiles(root, rel, max)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, f := range files {
+		files[i] = filepath.Join(root, f)
+	}
+	for i := range skipped {
+		skipped[i].Path = filepath.Join(root, skipped[i].Path)
+	}
+	return files, skipped, nil
+}
