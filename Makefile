@@ -39,6 +39,7 @@ qemu: deps
 
 vet:
 	@scripts/check-tree.sh
+	@go mod tidy -diff || { echo "go.mod/go.sum are not as 'go mod tidy' leaves them: run go mod tidy"; exit 1; }
 	go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 

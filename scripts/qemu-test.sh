@@ -12,6 +12,9 @@
 #   disk/         copied onto the boot partition (grub.cfg, BLS entries ...); @KVER@ in a file is
 #                 replaced by the kernel version, @FSUUID@ by the partition's file system UUID
 #   disk2/ files2 optional: a second partition, file system UUID @FSUUID2@
+#   disk-stick/ files-stick optional: a second, removable disk (a SCSI disk with removable=on, as a
+#                 USB stick looks to the kernel) with one ext4 partition whose file system UUID is
+#                 the first partition's (anyone can copy a UUID); its prepare gets $2 = "-stick"
 #   fsuuid        optional: the first partition's file system UUID
 #   policy        optional: the policy to build in (default configs/policy)
 #   keys/         optional: certificates to build in
@@ -24,7 +27,8 @@
 #                 copied, e.g. to sign or tamper with them (scenarios/common/lib.sh has helpers)
 #   before        optional: a script run just before the boot with the first partition's root as
 #                 $1, after a first boot of the same QEMU machine captured the firmware's event
-#                 log to $FWLOG (env also: WORK, POLICY, MBCTL, KVER), e.g. to predict PCR values
+#                 log to $FWLOG (env also: WORK, POLICY, MBCTL, KVER; $WORK/part.img is the first
+#                 partition's image), e.g. to predict PCR values
 #   check         optional: a script run after the boot with the console log as $1 (exit 0 = pass);
 #                 env: WORK (the scenario's work directory), BUILD, KERNEL, KVER
 # With no argument it runs every scenario under scenarios/. INTERACTIVE=1 shows the console live.
@@ -84,6 +88,7 @@ part() {
       case $src in
         kernel) src=$KERNEL ;;
         target) src=$BUILD/target.cpio ;;
+        debian-initrd) src=/boot/initrd.img-$KVER ;;
         *) src=$dir/$src ;;
       esac
       dst=${dst//@KVER@/$KVER}
@@ -120,7 +125,17 @@ disk() {
   } | sfdisk -q "$work/disk.img"
   dd if="$work/part.img" of="$work/disk.img" bs=1M seek=1 conv=notrunc status=none
   [ "$mb2" -gt 0 ] && dd if="$work/part2.img" of="$work/disk.img" bs=1M seek=$(( 1 + mb1 )) conv=notrunc status=none
-  rm -f "$work/part.img" "$work/part2.img"
+  rm -f "$work/part2.img" # part.img stays: the first partition's image, for mbctl predict -device
+  if [ -d "$dir/disk-stick" ] || [ -f "$dir/files-stick" ]; then
+    local mbs
+    mbs=$(part "$dir" "$work" -stick "$FSUUID") || return 1
+    rm -f "$work/stick.img"
+    truncate -s $(( (mbs + 2) * 1024 * 1024 )) "$work/stick.img"
+    printf 'label: gpt\nstart=2048, size=%d, type=0FC63DAF-8483-4772-8E47-3D0093E5CB14, name="stick"\n' $(( mbs * 2048 )) |
+      sfdisk -q "$work/stick.img"
+    dd if="$work/part-stick.img" of="$work/stick.img" bs=1M seek=1 conv=notrunc status=none
+    rm -f "$work/part-stick.img"
+  fi
 }
 
 pids=()
@@ -140,9 +155,12 @@ qemu() {
   local spid=$!; pids+=("$spid")
   for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
   : > "$log"
+  local stick=()
+  [ -f "$work/stick.img" ] && stick=(-drive if=none,id=d1,file="$work/stick.img",format=raw,readonly=on
+    -device virtio-scsi-pci,id=scsi0 -device scsi-hd,drive=d1,bus=scsi0.0,removable=on)
   timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg ${QEMU_CPU:+-cpu "$QEMU_CPU"} -smp "${QEMU_SMP:-2}" -m 1024 -nographic -no-reboot \
     -kernel "$KERNEL" -initrd "$initrd" -append "$append" \
-    -drive if=none,id=d0,file="$work/disk.img",format=raw,readonly=on -device virtio-blk-pci,drive=d0 \
+    -drive if=none,id=d0,file="$work/disk.img",format=raw,readonly=on -device virtio-blk-pci,drive=d0 "${stick[@]}" \
     -chardev socket,id=chrtpm,path="$sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
     -device tpm-tis,tpmdev=tpm0 -serial "file:$log" -monitor none -display none </dev/null &
   local qpid=$!; pids+=("$qpid")
@@ -202,7 +220,9 @@ judge() {
     refuse)
       grep -q "^measuredboot: refused " "$log" || { echo "FAIL: no 'measuredboot: refused' line"; return 1; }
       if grep -q "^target:" "$log"; then echo "FAIL: the target ran"; return 1; fi
-      if grep -q "^measuredboot: kexec " "$log"; then echo "FAIL: measuredboot kexec'd"; return 1; fi ;;
+      if grep -q "^measuredboot: kexec " "$log"; then echo "FAIL: measuredboot kexec'd"; return 1; fi
+      # A refusal ends in a halt: no shell, nothing else that waits at the console.
+      grep -q "reboot: System halted" "$log" || { echo "FAIL: the machine did not halt after the refusal"; return 1; } ;;
     unmeasured)
       grep -q "^target:" "$log" || { echo "FAIL: the target did not run"; return 1; }
       if grep -q "^measuredboot:" "$log"; then echo "FAIL: measuredboot ran"; return 1; fi ;;
