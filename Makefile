@@ -14,7 +14,23 @@ KVER = $(patsubst /boot/vmlinuz-%,%,$(KERNEL))
 IMAGE ?= $(BUILD)/measuredboot.cpio.xz
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: all deps mbctl initramfs qemu test unit vet fuzz bench clean guest
+.PHONY: help all deps mbctl initramfs qemu test unit vet fuzz bench clean guest scenarios
+
+# A bare `make` lists the targets.
+help:
+	@echo "measuredboot: make TARGET (as root on Debian 12; each target installs what it needs)"
+	@echo "  qemu        build the image and boot the demo under QEMU + swtpm, console on the terminal"
+	@echo "  test        everything below, timed: deps, vet, unit, guest, scenarios"
+	@echo "  initramfs   build the boot image: build/measuredboot.cpio.xz (POLICY= KEYS= DIGESTS= CONFIG= BLSONLY=1)"
+	@echo "  mbctl       build the host tool: build/mbctl (build, policy check, sign, verify, predict)"
+	@echo "  deps        install the Debian packages the build and the tests need"
+	@echo "  vet         go vet, gofmt, go mod tidy -diff, and no binary tracked in git"
+	@echo "  unit        go test ./... (fuzz seeds included), and the -bls-only build's tests"
+	@echo "  guest       the tests that need the boot kernel, in a QEMU guest of it"
+	@echo "  scenarios   every QEMU scenario under scenarios/ (scripts/qemu-test.sh), with a timing table"
+	@echo "  fuzz        every fuzz target for FUZZTIME (default 30s): make fuzz FUZZTIME=10m"
+	@echo "  bench       speed and size against baselines (BENCHMARKS.md)"
+	@echo "  clean       remove build/ (the compiled base images stay in ~/.cache/measuredboot)"
 
 all: initramfs
 
@@ -51,9 +67,14 @@ unit:
 guest: deps
 	BUILD=$(abspath $(BUILD)) scripts/guest-test.sh
 
-# Everything: vet, unit tests (fuzz seeds included), the guest tests and every QEMU scenario.
-test: deps vet unit guest
+# Every QEMU scenario.
+scenarios: deps
 	BUILD=$(abspath $(BUILD)) scripts/qemu-test.sh
+
+# Everything: vet, unit tests (fuzz seeds included), the guest tests and every QEMU scenario, each
+# step timed (scripts/test.sh).
+test:
+	@scripts/test.sh
 
 # Longer fuzzing of every parser of untrusted bytes: make fuzz FUZZTIME=10m
 fuzz:

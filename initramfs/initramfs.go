@@ -10,8 +10,12 @@ import (
 	"bufio"
 	"bytes"
 	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -19,8 +23,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/u-root/gobusybox/src/pkg/golang"
+	"github.com/u-root/mkuimage/cpio"
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/uio/llog"
 
@@ -61,6 +67,10 @@ type Options struct {
 	// Extra are import paths of more commands for the busybox: u-root's boot command in the
 	// benchmark's "what measuredboot replaces" image. Never for a product image.
 	Extra []string
+	// CacheDir holds the base images (Base); "" means the user's cache directory.
+	CacheDir string
+	// Progress, if not nil, gets one line per step of a long build.
+	Progress io.Writer
 	// BLSOnly builds discovery with u-root's BLS parser alone (the measuredboot_blsonly tag):
 	// for machines whose boot entries are BLS files; the GRUB and syslinux parsers, which link
 	// net/http and a TFTP client through u-root's pkg/curl, stay out of the image.
@@ -252,11 +262,15 @@ func Check(o Options) (*Contents, error) {
 // whose config says on_refuse=shell has it.
 const ShellCommand = "github.com/u-root/u-root/cmds/core/gosh"
 
-// Build writes the image described by o. The image has no /bin/sh: u-root's init starts
-// /bin/defaultsh or /bin/sh whenever its uinit ends, however it ends; the boot program starts the
-// recovery shell itself, and only an image whose config says on_refuse=shell has one.
+// Build writes the image described by o: a base image (u-root's init, the busybox of commands
+// and the kernel modules), compiled once per source tree and kept in the cache (Base), followed by
+// a small archive of the image's data (policy, signature, settings, key list, digest list), each
+// part its own xz stream. The kernel unpacks both in order; a changed policy costs no compile.
+// The image has no /bin/sh: u-root's init starts /bin/defaultsh or /bin/sh whenever its uinit
+// ends, however it ends; the boot program starts the recovery shell itself, and only an image
+// whose config says on_refuse=shell has one.
 func Build(o Options) error {
-	// u-root's builder copies a symlink as a symlink: resolve the files that go in by path.
+	// u-root's builder copied a symlink as a symlink: resolve the files that go in by path.
 	for _, p := range []*string{&o.Policy, &o.Keys, &o.Digests} {
 		if *p != "" {
 			r, err := filepath.EvalSymlinks(*p)
@@ -270,78 +284,214 @@ func Build(o Options) error {
 	if err != nil {
 		return err
 	}
-	stage, err := os.MkdirTemp("", "measuredboot-stage")
+	base, err := Base(o, c.Shell)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(stage)
-	var files []string
-	add := func(name string, data []byte) error {
-		p := filepath.Join(stage, strings.ReplaceAll(name, "/", "_"))
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return err
-		}
-		files = append(files, p+":"+name)
-		return nil
+	data, err := DataArchive(c)
+	if err != nil {
+		return err
 	}
+	dataXZ, err := xzBytes(data)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(base)
+	if err != nil {
+		return err
+	}
+	if len(b)%4 != 0 {
+		return fmt.Errorf("%s: %d bytes, not a whole xz stream (a multiple of 4): remove it to rebuild", base, len(b))
+	}
+	tmp := o.Output + ".tmp"
+	if err := os.WriteFile(tmp, append(b, dataXZ...), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, o.Output)
+}
+
+// DataArchive returns the newc cpio archive of an image's data under etc/measuredboot/, in a
+// fixed order with zero timestamps and root ownership, closed by a trailer.
+func DataArchive(c *Contents) ([]byte, error) {
+	var buf bytes.Buffer
+	w := cpio.Newc.Writer(&buf)
+	recs := []cpio.Record{cpio.Directory("etc", 0o755), cpio.Directory("etc/measuredboot", 0o755)}
 	for _, f := range []struct {
 		name string
 		data []byte
 	}{
-		{"etc/measuredboot/policy", c.Policy},
-		{"etc/measuredboot/policy.sig", c.PolicySig},
-		{"etc/measuredboot/config", c.Config},
-		{"etc/measuredboot/keys.list", c.KeyList},
-		{"etc/measuredboot/digests", c.Digests},
+		{"config", c.Config},
+		{"digests", c.Digests},
+		{"keys.list", c.KeyList},
+		{"policy", c.Policy},
+		{"policy.sig", c.PolicySig},
 	} {
-		if f.data == nil {
-			continue
-		}
-		if err := add(f.name, f.data); err != nil {
-			return err
+		if f.data != nil {
+			recs = append(recs, cpio.StaticFile("etc/measuredboot/"+f.name, string(f.data), 0o644))
 		}
 	}
-	if o.ModulesDir != "" && len(o.Modules) > 0 {
-		mods, err := ResolveModules(o.ModulesDir, o.Modules)
-		if err != nil {
-			return err
+	for _, r := range recs {
+		if err := w.WriteRecord(cpio.MakeReproducible(r)); err != nil {
+			return nil, fmt.Errorf("image data: cpio record %s: %w", r.Name, err)
 		}
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		return nil, fmt.Errorf("image data: cpio trailer: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Base returns the path of the base image for o (u-root's init, the busybox of Commands with the
+// boot program, and the shell only when shell is set; the kernel modules and their list), xz
+// compressed. It is built once and kept in the cache directory (o.CacheDir, else the user's cache
+// directory), keyed by everything it is made of: the Go version, the module's Go sources and
+// go.sum, the commands, build tags and the modules' files. Building it compiles the busybox; a
+// cached one costs nothing. Progress goes to o.Progress.
+func Base(o Options, shell bool) (string, error) {
+	say := func(format string, a ...any) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "build: "+format+"\n", a...)
+		}
+	}
+	settings, err := GoSettings()
+	if err != nil {
+		return "", err
+	}
+	var mods []string
+	if o.ModulesDir != "" && len(o.Modules) > 0 {
+		if mods, err = ResolveModules(o.ModulesDir, o.Modules); err != nil {
+			return "", err
+		}
+	}
+	key, err := baseKey(o, shell, mods)
+	if err != nil {
+		return "", err
+	}
+	dir := o.CacheDir
+	if dir == "" {
+		uc, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("no cache directory (%w): pass one", err)
+		}
+		dir = filepath.Join(uc, "measuredboot", "base")
+	}
+	out := filepath.Join(dir, key+".cpio.xz")
+	if _, err := os.Stat(out); err == nil {
+		say("base image (busybox, modules) from the cache: %s", out)
+		return out, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	say("compiling the busybox (u-root init, %d commands) and adding %d kernel modules; the first build takes a minute or two", len(modifiersCommands(o, shell)), len(mods))
+	t0 := time.Now()
+	stage, err := os.MkdirTemp("", "measuredboot-stage")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(stage)
+	var files []string
+	if len(mods) > 0 {
 		dst := filepath.Join("lib/modules", filepath.Base(o.ModulesDir))
 		var list []string
 		for _, m := range mods {
 			files = append(files, filepath.Join(o.ModulesDir, m)+":"+filepath.Join(dst, m))
 			list = append(list, "/"+filepath.Join(dst, m))
 		}
-		if err := add("etc/measuredboot/modules", []byte(strings.Join(list, "\n")+"\n")); err != nil {
-			return err
+		p := filepath.Join(stage, "modules")
+		if err := os.WriteFile(p, []byte(strings.Join(list, "\n")+"\n"), 0o644); err != nil {
+			return "", err
 		}
+		files = append(files, p+":etc/measuredboot/modules")
 	}
-	settings, err := GoSettings()
-	if err != nil {
-		return err
-	}
-	mods := modifiers(o, c.Shell, settings)
-	mods = append(mods, uimage.WithTempDir(stage), uimage.WithFiles(files...),
+	ms := modifiers(o, shell, settings)
+	ms = append(ms, uimage.WithTempDir(stage), uimage.WithFiles(files...),
 		uimage.WithCPIOOutput(filepath.Join(stage, "image.cpio")))
 	l := llog.New(slog.LevelWarn, func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) })
 	// u-root's builder runs go with this process's environment (plus GOOS, GOARCH, CGO_ENABLED,
 	// GOROOT): run it with the pinned one.
-	err = WithEnv(GoEnv(os.Environ(), settings), func() error { return uimage.Create(l, mods...) })
+	err = WithEnv(GoEnv(os.Environ(), settings), func() error { return uimage.Create(l, ms...) })
 	if err != nil {
-		return fmt.Errorf("u-root image: %w", err)
+		return "", fmt.Errorf("u-root image: %w", err)
 	}
-	return compress(filepath.Join(stage, "image.cpio"), o.Output)
+	if err := compress(filepath.Join(stage, "image.cpio"), out); err != nil {
+		return "", err
+	}
+	say("base image built in %.1fs: %s", time.Since(t0).Seconds(), out)
+	return out, nil
+}
+
+// baseKey hashes everything a base image is made of (see Base) into a file name.
+func baseKey(o Options, shell bool, mods []string) (string, error) {
+	out, err := exec.Command("go", "env", "GOVERSION", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOVERSION GOMOD: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		return "", fmt.Errorf("go env GOVERSION GOMOD: %q", out)
+	}
+	goVersion, goMod := lines[0], lines[1]
+	h := sha256.New()
+	fmt.Fprintf(h, "measuredboot base v1\ngo %s\ntags %v\nbls-only %v\nshell %v\nno-boot %v\nuinit %q\nextra %q\ncommands %q\n",
+		goVersion, BuildTags, o.BLSOnly, shell, o.NoBootProgram, o.Uinit, o.Extra, modifiersCommands(o, shell))
+	fmt.Fprintf(h, "kernel %s\n", filepath.Base(o.ModulesDir))
+	for _, m := range mods {
+		b, err := os.ReadFile(filepath.Join(o.ModulesDir, m))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "module %s %x\n", m, sha256.Sum256(b))
+	}
+	root := filepath.Dir(goMod)
+	if goMod == "" || goMod == os.DevNull {
+		return "", fmt.Errorf("not inside the measuredboot Go module (go env GOMOD is empty): run the build from the source tree")
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if p != root && (name == "testdata" || name == "build" || strings.HasPrefix(name, ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !(strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") || name == "go.mod" || name == "go.sum") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fmt.Fprintf(h, "src %s %x\n", rel, sha256.Sum256(b))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("hashing the source tree for the image cache: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:24], nil
+}
+
+// xzBytes compresses b as compress does, in memory.
+func xzBytes(b []byte) ([]byte, error) {
+	cmd := exec.Command("xz", "--check=crc32", "--lzma2=dict=1MiB", "-9", "-T1", "-c")
+	cmd.Stdin = bytes.NewReader(b)
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("xz: %w: %s(is xz-utils installed?)", err, stderr.String())
+	}
+	return out.Bytes(), nil
 }
 
 // modifiers are u-root's image builder options for the commands of an image built from o: its
 // busybox, init, uinit and, only with shell (the config says on_refuse=shell), the recovery shell
 // in the busybox, never as /bin/sh or /bin/defaultsh; settings are GoSettings'.
 func modifiers(o Options, shell bool, settings map[string]string) []uimage.Modifier {
-	cmds := append([]string{}, Commands...)
-	if shell {
-		cmds = append(cmds, ShellCommand)
-	}
-	cmds = append(cmds, o.Extra...)
+	cmds := modifiersCommands(o, shell)
 	tags := BuildTags
 	if o.BLSOnly {
 		tags = append(slices.Clone(BuildTags), "measuredboot_blsonly")
@@ -355,13 +505,28 @@ func modifiers(o Options, shell bool, settings map[string]string) []uimage.Modif
 	}
 	switch {
 	case o.Uinit != "":
-		cmds = append(cmds, o.Uinit)
 		mods = append(mods, uimage.WithUinit(path.Base(o.Uinit)))
 	case !o.NoBootProgram:
-		cmds = append(cmds, BootProgram)
 		mods = append(mods, uimage.WithUinit("measuredboot"))
 	}
 	return append(mods, uimage.WithBusyboxCommands(cmds...))
+}
+
+// modifiersCommands lists the busybox's commands for o: Commands, the shell only with shell, the
+// extra commands, and the uinit (the boot program unless o says otherwise).
+func modifiersCommands(o Options, shell bool) []string {
+	cmds := append([]string{}, Commands...)
+	if shell {
+		cmds = append(cmds, ShellCommand)
+	}
+	cmds = append(cmds, o.Extra...)
+	switch {
+	case o.Uinit != "":
+		cmds = append(cmds, o.Uinit)
+	case !o.NoBootProgram:
+		cmds = append(cmds, BootProgram)
+	}
+	return cmds
 }
 
 // compress writes in as xz with the CRC32 check the kernel's decompressor needs, single-threaded

@@ -1,15 +1,18 @@
 package initramfs
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/u-root/mkuimage/cpio"
 	"github.com/u-root/mkuimage/uimage"
 
 	"github.com/measuredboot/measuredboot/pkg/boot"
+	"github.com/measuredboot/measuredboot/pkg/handover"
 )
 
 // TestGoEnvPinned: the builder's environment does not reach the image's Go build.
@@ -137,5 +140,54 @@ func TestAllowsShell(t *testing.T) {
 		if got, err := boot.ConfigAllowsShell([]byte(cfg)); err != nil || got != want {
 			t.Errorf("boot.ConfigAllowsShell(%q) = %v, %v; want %v", cfg, got, err, want)
 		}
+	}
+}
+
+// TestDataArchiveAfterBase checks the image's layout as the kernel unpacks it: a base image (its
+// own xz stream) followed by the data archive (another), the data under etc/measuredboot/ beside
+// what the base holds, nothing of the base replaced.
+func TestDataArchiveAfterBase(t *testing.T) {
+	var base bytes.Buffer
+	w := cpio.Newc.Writer(&base)
+	for _, r := range []cpio.Record{cpio.Directory("etc", 0o755), cpio.Directory("bbin", 0o755), cpio.StaticFile("bbin/bb", "busybox", 0o755)} {
+		if err := w.WriteRecord(cpio.MakeReproducible(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		t.Fatal(err)
+	}
+	c := &Contents{Policy: []byte("measure func=KEXEC_KERNEL_CHECK\n"), Config: []byte("on_refuse=halt\n"), KeyList: []byte("keys\n")}
+	data, err := DataArchive(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := DataArchive(c)
+	if err != nil || !bytes.Equal(data, again) {
+		t.Fatalf("DataArchive is not reproducible (%v)", err)
+	}
+	bx, err := xzBytes(base.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dx, err := xzBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bx)%4 != 0 {
+		t.Fatalf("an xz stream of %d bytes: the kernel looks for the next part at a multiple of 4", len(bx))
+	}
+	in, err := handover.ParseInitramfs(append(bx, dx...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]handover.Type{"bbin/bb": handover.TypeFile, "etc/measuredboot/policy": handover.TypeFile,
+		"etc/measuredboot/config": handover.TypeFile, "etc/measuredboot/keys.list": handover.TypeFile, "etc": handover.TypeDir} {
+		if _, e, ok := in.Lstat(name); !ok || e.Type != want {
+			t.Errorf("after base and data, %s = %v (present %v), want %v", name, e.Type, ok, want)
+		}
+	}
+	if _, _, ok := in.Lstat("etc/measuredboot/digests"); ok {
+		t.Error("etc/measuredboot/digests is in the image without -digests")
 	}
 }

@@ -30,7 +30,9 @@
 #                 log to $FWLOG (env also: WORK, POLICY, MBCTL, KVER; $WORK/part.img is the first
 #                 partition's image), e.g. to predict PCR values
 #   check         optional: a script run after the boot with the console log as $1 (exit 0 = pass);
-#                 env: WORK (the scenario's work directory), BUILD, KERNEL, KVER
+#                 env: WORK (the scenario's work directory), BUILD, KERNEL, KVER, CHANNEL (what
+#                 the target wrote to its data channel, the second serial port: the handed-over
+#                 logs in base64 and every PCR value it read)
 # With no argument it runs every scenario under scenarios/. INTERACTIVE=1 shows the console live.
 # Each run ends with PASS or FAIL: <reason> per scenario; the exit status is 0 only if all passed.
 set -euo pipefail
@@ -51,9 +53,10 @@ KVER=${KERNEL#/boot/vmlinuz-}
 MBCTL=$BUILD/mbctl
 "$MBCTL" target -o "$BUILD/target.cpio"
 
-# image DIR: builds (or reuses) the image for a scenario's policy, keys and config; prints its path.
+# image DIR OUT: builds the image for a scenario's policy, keys and config into OUT. The compiled
+# part (busybox, modules) comes from mbctl build's cache, so this costs a second once it is warm.
 image() {
-  local dir=$1 pol=$ROOT/configs/policy keys="" cfg=()
+  local dir=$1 out=$2 pol=$ROOT/configs/policy keys="" cfg=()
   [ -f "$dir/policy" ] && pol=$dir/policy
   [ -d "$dir/keys" ] && keys=$dir/keys
   if [ -f "$dir/config" ]; then
@@ -61,16 +64,9 @@ image() {
   fi
   local uinit=()
   [ -f "$dir/uinit" ] && uinit=(-uinit "$(cat "$dir/uinit")")
-  local key
-  key=$( { cat "$pol"; [ -n "$keys" ] && cat "$keys"/* ; [ -f "$dir/config" ] && cat "$dir/config"; echo "${uinit[@]}";
-           cat "$ROOT/configs/modules"; sha256sum "$MBCTL"; } | sha256sum | cut -c1-16)
-  local out=$BUILD/images/$key.cpio.xz
-  if [ ! -f "$out" ]; then
-    mkdir -p "$BUILD/images"
-    (cd "$ROOT" && "$MBCTL" build -policy "$pol" ${keys:+-keys "$keys"} "${cfg[@]}" "${uinit[@]}" \
-       -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$out") >&2 || return 1
-  fi
-  echo "$out"
+  (cd "$ROOT" && "$MBCTL" build -policy "$pol" ${keys:+-keys "$keys"} "${cfg[@]}" "${uinit[@]}" \
+     -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$out") 2>&1 | sed 's/^/  /' >&2
+  [ "${PIPESTATUS[0]}" -eq 0 ] && [ -f "$out" ]
 }
 
 # part DIR WORK N FSUUID: makes WORK/partN.img, an ext4 file system holding the scenario's diskN/
@@ -143,10 +139,11 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 # qemu WORK INITRD APPEND LOG: boots the Debian kernel with INITRD under QEMU with a fresh swtpm
-# (state in WORK/tpm) and WORK/disk.img, the serial console going to LOG, until the guest powers
-# off or halts.
+# (state in WORK/tpm) and WORK/disk.img, the serial console going to LOG and the second serial
+# port (the target's data channel: the handed-over logs and every PCR value, for the host's
+# checks) to LOG's name with .channel for .log, until the guest powers off or halts.
 qemu() {
-  local work=$1 initrd=$2 append=$3 log=$4
+  local work=$1 initrd=$2 append=$3 log=$4 channel=${4%.log}.channel
   rm -rf "$work/tpm"; mkdir -p "$work/tpm"
   local sock=$work/swtpm.sock
   rm -f "$sock"
@@ -154,7 +151,7 @@ qemu() {
     --flags not-need-init,startup-clear --log file="$work/swtpm.log" &
   local spid=$!; pids+=("$spid")
   for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
-  : > "$log"
+  : > "$log"; : > "$channel"
   local stick=()
   [ -f "$work/stick.img" ] && stick=(-drive if=none,id=d1,file="$work/stick.img",format=raw,readonly=on
     -device virtio-scsi-pci,id=scsi0 -device scsi-hd,drive=d1,bus=scsi0.0,removable=on)
@@ -162,9 +159,10 @@ qemu() {
     -kernel "$KERNEL" -initrd "$initrd" -append "$append" \
     -drive if=none,id=d0,file="$work/disk.img",format=raw,readonly=on -device virtio-blk-pci,drive=d0 "${stick[@]}" \
     -chardev socket,id=chrtpm,path="$sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
-    -device tpm-tis,tpmdev=tpm0 -serial "file:$log" -monitor none -display none </dev/null &
+    -device tpm-tis,tpmdev=tpm0 -serial "file:$log" -serial "file:$channel" -monitor none -display none </dev/null 2>"$work/qemu.err" &
   local qpid=$!; pids+=("$qpid")
-  local tailpid=""
+  local tailpid="" t0=$SECONDS
+  echo "  qemu: booting $(basename "$initrd") under QEMU (TCG, -smp ${QEMU_SMP:-2}) with swtpm; console: $log" >&2
   if [ "${INTERACTIVE:-}" = 1 ]; then tail -n +1 -f "$log" & tailpid=$!; fi
   # The guest ends by powering off (the target) or by halting (a refusal); a halted guest keeps
   # QEMU running, so stop it once the kernel says so.
@@ -176,6 +174,8 @@ qemu() {
   kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true
   if [ -n "$tailpid" ]; then sleep 0.5; kill "$tailpid" 2>/dev/null || true; wait "$tailpid" 2>/dev/null || true; fi
   tr -d '\r' < "$log" > "$log.txt" && mv "$log.txt" "$log"
+  tr -d '\r' < "$channel" > "$channel.txt" && mv "$channel.txt" "$channel"
+  echo "  qemu: the guest ended after $((SECONDS - t0))s" >&2
 }
 
 # firmware_log WORK: boots the demo target straight from the firmware, on the same QEMU machine as
@@ -184,7 +184,7 @@ qemu() {
 firmware_log() {
   local work=$1 log=$1/firmware-console.log
   qemu "$work" "$BUILD/target.cpio" "console=ttyS0 loglevel=4 measuredboot.firmware-log" "$log"
-  awk '$0 ~ /^target: begin binary_bios_measurements / {on=1; next} /^target: end / {on=0} on && $2 == "b64" {print $3}' "$log" |
+  awk '$0 ~ /^target: begin binary_bios_measurements / {on=1; next} /^target: end / {on=0} on && $2 == "b64" {print $3}' "${log%.log}.channel" |
     base64 -d > "$work/firmware.log"
   [ -s "$work/firmware.log" ] || { echo "the firmware-log boot printed no log (see $log)" >&2; return 1; }
 }
@@ -194,8 +194,8 @@ boot() {
   local dir=$1 name; name=$(basename "$dir")
   local work=$BUILD/scenarios/$name
   rm -rf "$work"; mkdir -p "$work"
-  local img
-  img=$(image "$dir") || { echo "FAIL: building the image failed"; return 1; }
+  local img=$work/image.cpio.xz
+  image "$dir" "$img" || { echo "FAIL: building the image failed"; return 1; }
   disk "$dir" "$work" || { echo "FAIL: building the disk failed"; return 1; }
   if [ -x "$dir/before" ]; then
     firmware_log "$work" || { echo "FAIL: capturing the firmware's event log failed"; return 1; }
@@ -207,7 +207,11 @@ boot() {
   local log=$work/console.log
   qemu "$work" "$img" "console=ttyS0 loglevel=4" "$log"
   echo "console log: $log"
-  judge "$dir" "$log"
+  judge "$dir" "$log" || return 1
+  if [ "${INTERACTIVE:-}" = 1 ]; then
+    echo "files: the console $log; the target's data channel ${log%.log}.channel;"
+    echo "       the handed-over logs $work/handover/ (where a check extracted them); the image $img"
+  fi
 }
 
 judge() {
@@ -241,7 +245,7 @@ judge() {
     done < "$dir/not-console"
   fi
   if [ -x "$dir/check" ]; then
-    WORK=$(dirname "$log") KERNEL=$KERNEL KVER=$KVER BUILD=$BUILD "$dir/check" "$log" || { echo "FAIL: $dir/check"; return 1; }
+    WORK=$(dirname "$log") CHANNEL=${log%.log}.channel KERNEL=$KERNEL KVER=$KVER BUILD=$BUILD "$dir/check" "$log" || { echo "FAIL: $dir/check"; return 1; }
   fi
   echo "PASS"
 }
@@ -250,11 +254,15 @@ dirs=("$@")
 if [ ${#dirs[@]} -eq 0 ]; then
   for d in "$ROOT"/scenarios/*/; do [ -f "$d/expect" ] && dirs+=("$d"); done
 fi
-failed=0 passed=0
+failed=0 passed=0 times=() start=$SECONDS
 for d in "${dirs[@]}"; do
   d=${d%/}
   echo "=== scenario $(basename "$d")"
-  if boot "$d"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  t0=$SECONDS
+  if boot "$d"; then passed=$((passed + 1)); r=PASS; else failed=$((failed + 1)); r=FAIL; fi
+  times+=("$(printf '%-28s %-4s %4ds' "$(basename "$d")" "$r" $((SECONDS - t0)))")
 done
-echo "scenarios: $passed passed, $failed failed"
+echo "scenario                     result  time"
+printf '%s\n' "${times[@]}"
+echo "scenarios: $passed passed, $failed failed in $((SECONDS - start))s"
 [ "$failed" -eq 0 ]

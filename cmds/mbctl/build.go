@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	"github.com/u-root/mkuimage/cpio"
 
@@ -30,6 +31,7 @@ func cmdBuild(args []string, stderr io.Writer) error {
 	fs.BoolVar(&o.BLSOnly, "bls-only", false, "read BLS entries only: leave u-root's GRUB and syslinux parsers (and the net/http they link) out")
 	fs.StringVar(&o.Uinit, "uinit", "", "benchmarks only: the import path of the program init starts instead of measuredboot")
 	fs.StringVar(&o.Output, "o", "", "output image (.cpio.xz)")
+	fs.StringVar(&o.CacheDir, "cache", "", "where base images (the compiled busybox and modules) are kept; default: the user's cache directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,7 +46,13 @@ func cmdBuild(args []string, stderr io.Writer) error {
 		o.Modules = m
 	}
 	o.Config = cfg
-	return initramfs.Build(o)
+	o.Progress = stderr
+	t0 := time.Now()
+	if err := initramfs.Build(o); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "build: %s written in %.1fs\n", o.Output, time.Since(t0).Seconds())
+	return nil
 }
 
 // cmdTarget builds the demo target: cmds/target as /init of a small uncompressed initramfs.
