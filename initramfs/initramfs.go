@@ -410,7 +410,21 @@ func Base(o Options, shell bool) (string, error) {
 	l := llog.New(slog.LevelWarn, func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) })
 	// u-root's builder runs go with this process's environment (plus GOOS, GOARCH, CGO_ENABLED,
 	// GOROOT): run it with the pinned one.
+	done := make(chan struct{})
+	go func() { // a compile of a minute or two must not look like a hang
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				say("still compiling the busybox (%.0fs)", time.Since(t0).Seconds())
+			}
+		}
+	}()
 	err = WithEnv(GoEnv(os.Environ(), settings), func() error { return uimage.Create(l, ms...) })
+	close(done)
 	if err != nil {
 		return "", fmt.Errorf("u-root image: %w", err)
 	}

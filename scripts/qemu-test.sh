@@ -166,8 +166,13 @@ qemu() {
   if [ "${INTERACTIVE:-}" = 1 ]; then tail -n +1 -f "$log" & tailpid=$!; fi
   # The guest ends by powering off (the target) or by halting (a refusal); a halted guest keeps
   # QEMU running, so stop it once the kernel says so.
+  local next=$((SECONDS + 10))
   while kill -0 "$qpid" 2>/dev/null; do
     if grep -q "reboot: System halted" "$log" 2>/dev/null; then kill "$qpid" 2>/dev/null || true; break; fi
+    if [ "${INTERACTIVE:-}" != 1 ] && [ "$SECONDS" -ge "$next" ]; then
+      echo "  qemu: still running ($((SECONDS - t0))s; last console line: $(tail -n1 "$log" | tr -d '\r' | cut -c1-80))" >&2
+      next=$((SECONDS + 10))
+    fi
     sleep 0.5
   done
   wait "$qpid" 2>/dev/null || true
