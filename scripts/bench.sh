@@ -85,9 +85,14 @@ printf '%-52s %10d %10d %7.2fx\n' "  (baseline: that image + u-root's boot comma
 "$MBCTL" build -bls-only -policy "$ROOT/configs/policy" -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$BUILD/bench/bls.cpio.xz" 2>/dev/null
 b=$(stat -c %s "$BUILD/bench/bls.cpio.xz")
 printf '%-52s %10d %10d %7.2fx\n' "image built -bls-only (baseline: plain u-root image)" "$b" "$p" "$(echo "$b / $p" | bc -l)"
-xz -dc "$BUILD/bench/mb.cpio.xz" > "$BUILD/bench/mb.cpio"
-xz -dc "$BUILD/bench/plain.cpio.xz" > "$BUILD/bench/plain.cpio"
-part() { cpio -itv --quiet < "$BUILD/bench/$1.cpio" 2>/dev/null | awk -v re="$2" '$NF ~ re {s+=$5} END {print s+0}'; }
+# part IMAGE REGEX: the uncompressed bytes of the files matching REGEX in every archive of the image
+# (the compiled base and the data archive are separate xz streams, each a cpio archive).
+part() {
+  local img=$BUILD/bench/$1.cpio.xz
+  xz --robot -lv "$img" | awk '$1 == "stream" {print $4}' | while read -r off; do
+    tail -c +$((off + 1)) "$img" | xz -dc --single-stream | cpio -itv --quiet 2>/dev/null
+  done | awk -v re="$2" '$NF ~ re {s+=$5} END {print s+0}'
+}
 bb=$(part mb '^bbin/bb$'); ubb=$(part plain '^bbin/bb$')
 printf '  parts, uncompressed bytes: busybox %d = u-root commands %d (the plain image'"'"'s) + measuredboot %d;\n' "$bb" "$ubb" $((bb - ubb))
 printf '    modules %d; policy %d, key list %d, config and module list %d\n' "$(part mb '^lib/modules/')" \
