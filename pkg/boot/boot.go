@@ -172,6 +172,9 @@ func parseConfig(b []byte) (config, error) {
 	return c, nil
 }
 
+// MaxEntries bounds the entries tried in one boot, over every device: each reads its files.
+const MaxEntries = 64
+
 // DiscoverTimeout bounds the search for boot entries on the disks: a configuration that makes the
 // parsers work longer is refused, and the boot goes on with what was found in time.
 const DiscoverTimeout = 30 * time.Second
@@ -416,6 +419,12 @@ func (f *flow) run(ctx context.Context) error {
 	// ignored, a partition whose configuration was refused.
 	for _, p := range probes {
 		f.say("not booted from %s: %v", p.Device, p.Err)
+	}
+	if len(entries) > MaxEntries {
+		// Every entry tried reads its files (up to the memory budget each): bound the work a disk
+		// full of refused entries can cause, and say so.
+		f.say("%d entries found; only the first %d, in boot order, are tried", len(entries), MaxEntries)
+		entries = entries[:MaxEntries]
 	}
 	for i, e := range entries {
 		f.say(`entry %d: "%s" from %s: kernel %s, initrd %s, cmdline "%s"`, i, e.Name, e.Source, e.RelPath(e.Kernel), relPaths(e), e.Cmdline)

@@ -333,3 +333,24 @@ func TestFileOwner(t *testing.T) {
 		})
 	}
 }
+
+// TestEntriesBounded: a disk with more entries than MaxEntries gets only the first MaxEntries
+// tried, each read once, and the console says so.
+func TestEntriesBounded(t *testing.T) {
+	sys := &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256)}
+	// Entries whose kernel is missing are refused at once: only the reads are counted.
+	for i := 0; i < MaxEntries+10; i++ {
+		sys.entries = append(sys.entries, discover.Entry{Name: fmt.Sprint("e", i), Source: "vda1 grub", Kernel: filepath.Join(t.TempDir(), "missing")})
+	}
+	var out bytes.Buffer
+	err := Run(context.Background(), &out, sys)
+	if err == nil {
+		t.Fatal("Run() = nil, want a refusal")
+	}
+	if n := strings.Count(out.String(), "trying the next entry"); n != MaxEntries-1 {
+		t.Errorf("%d entries tried after the first, want %d", n, MaxEntries-1)
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("%d entries found; only the first %d", MaxEntries+10, MaxEntries)) {
+		t.Errorf("the console does not say entries were left out:\n%s", out.String())
+	}
+}
