@@ -171,11 +171,20 @@ func matches(want string, d sysDevice) bool {
 func selectDevices(sysfs string, devs block.BlockDevices, opts Options) ([]candidate, []Probe) {
 	var out []candidate
 	var probes []Probe
+	partitioned := map[string]bool{} // hardware paths of disks with partitions
+	for _, dev := range devs {
+		if d, err := readSysDevice(sysfs, dev.Name); err == nil && d.path != "" && d.part > 0 {
+			partitioned[d.path] = true
+		}
+	}
 	for _, dev := range devs {
 		d, err := readSysDevice(sysfs, dev.Name)
 		if err != nil {
 			probes = append(probes, Probe{dev.Name, fmt.Errorf("cannot tell where it is attached, so it is not scanned: %w", err)})
 			continue
+		}
+		if d.part == 0 && partitioned[d.path] {
+			continue // a partitioned disk: its partitions are scanned, the disk holds no file system
 		}
 		if d.path == "" {
 			probes = append(probes, Probe{dev.Name, fmt.Errorf("virtual device (%s), not a disk: not scanned", d.rel)})

@@ -384,3 +384,20 @@ func TestScanLoop(t *testing.T) {
 		}
 	}
 }
+
+// TestPartitionedDiskNotMounted: a disk with a partition table holds no file system: its
+// partitions are scanned, the disk itself neither mounted nor reported; a disk without partitions
+// (a file system on the whole disk) is scanned.
+func TestPartitionedDiskNotMounted(t *testing.T) {
+	sys := fakeSysfs(t,
+		fakeDisk{dir: "pci0000:00/0000:00:04.0/virtio1/block", name: "vda", parts: []int{1, 2}},
+		fakeDisk{dir: "pci0000:00/0000:00:05.0/virtio2/block", name: "vdb"})
+	cands, probes := selectDevices(sys, blockDevs("vda", "vda1", "vda2", "vdb"), Options{})
+	var names []string
+	for _, c := range cands {
+		names = append(names, c.dev.Name)
+	}
+	if want := []string{"vda1", "vda2", "vdb"}; !slices.Equal(names, want) || len(probes) != 0 {
+		t.Errorf("selectDevices = %v, probes %q; want %v and no probe", names, probeLines(probes), want)
+	}
+}
