@@ -4,7 +4,9 @@
 #
 # A scenario directory holds:
 #   expect        "kexec" (the target booted and its replay matched the TPM in every bank),
-#                 "refuse" (the target never ran and measuredboot printed its refusal line) or
+#                 "refuse" (the target never ran, measuredboot printed its refusal line and the
+#                 machine halted), "recovery" (an image with on_refuse=shell: refused, the
+#                 recovery event measured, then the recovery shell's prompt; stopped 5 s later) or
 #                 "unmeasured" (benchmarks only: the target ran, booted by a uinit other than
 #                 measuredboot, so it has nothing handed over to check)
 #   files         lines "SOURCE DEST": copy a built artifact (kernel = the Debian cloud kernel,
@@ -161,7 +163,7 @@ qemu() {
     -chardev socket,id=chrtpm,path="$sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
     -device tpm-tis,tpmdev=tpm0 -serial "file:$log" -serial "file:$channel" -monitor none -display none </dev/null 2>"$work/qemu.err" &
   local qpid=$!; pids+=("$qpid")
-  local tailpid="" t0=$SECONDS
+  local tailpid="" t0=$SECONDS shell_at=""
   echo "  qemu: booting $(basename "$initrd") under QEMU (TCG, -smp ${QEMU_SMP:-2}) with swtpm; console: $log" >&2
   if [ "${INTERACTIVE:-}" = 1 ]; then tail -n +1 -f "$log" & tailpid=$!; fi
   # The guest ends by powering off (the target) or by halting (a refusal); a halted guest keeps
@@ -169,6 +171,9 @@ qemu() {
   local next=$((SECONDS + 10))
   while kill -0 "$qpid" 2>/dev/null; do
     if grep -q "reboot: System halted" "$log" 2>/dev/null; then kill "$qpid" 2>/dev/null || true; break; fi
+    # The recovery shell waits at the console: give it 5 s to print its prompt, then stop.
+    if [ -z "${shell_at:-}" ] && grep -q "^measuredboot: recovery shell: " "$log" 2>/dev/null; then shell_at=$SECONDS; fi
+    if [ -n "${shell_at:-}" ] && [ $((SECONDS - shell_at)) -ge 5 ]; then kill "$qpid" 2>/dev/null || true; break; fi
     if [ "${INTERACTIVE:-}" != 1 ] && [ "$SECONDS" -ge "$next" ]; then
       echo "  qemu: still running ($((SECONDS - t0))s; last console line: $(tail -n1 "$log" | tr -d '\r' | cut -c1-80))" >&2
       next=$((SECONDS + 10))
@@ -232,10 +237,20 @@ judge() {
       if grep -q "^measuredboot: kexec " "$log"; then echo "FAIL: measuredboot kexec'd"; return 1; fi
       # A refusal ends in a halt: no shell, nothing else that waits at the console.
       grep -q "reboot: System halted" "$log" || { echo "FAIL: the machine did not halt after the refusal"; return 1; } ;;
+    recovery)
+      grep -q "^measuredboot: refused " "$log" || { echo "FAIL: no 'measuredboot: refused' line"; return 1; }
+      if grep -q "^target:" "$log"; then echo "FAIL: the target ran"; return 1; fi
+      grep -q "^measuredboot: recovery shell: PCRs .* were extended with a recovery event" "$log" ||
+        { echo "FAIL: no recovery event line"; return 1; }
+      # The shell's prompt (gosh: "> " at a terminal, "$ " otherwise) comes after the recovery
+      # event, never before.
+      sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' "$log" |
+        awk '/^measuredboot: recovery shell: /{r=1; next} /^(>|\$) /{if (r) ok=1; else early=1} END {exit !(ok && !early)}' ||
+        { echo "FAIL: the recovery shell's prompt is missing, or came before the recovery event"; return 1; } ;;
     unmeasured)
       grep -q "^target:" "$log" || { echo "FAIL: the target did not run"; return 1; }
       if grep -q "^measuredboot:" "$log"; then echo "FAIL: measuredboot ran"; return 1; fi ;;
-    *) echo "FAIL: $dir/expect says '$expect', want kexec, refuse or unmeasured"; return 1 ;;
+    *) echo "FAIL: $dir/expect says '$expect', want kexec, refuse, recovery or unmeasured"; return 1 ;;
   esac
   if [ -f "$dir/console" ]; then
     while IFS= read -r want; do
