@@ -25,9 +25,13 @@ import (
 )
 
 const verifyUsage = `usage: mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT)
+                    [-skip-banks sha1,...]
 
 Replays a TCG crypto-agile event log and/or an IMA binary measurement list against PCR values and
-says, per bank and PCR, whether they match. Exit status 0 only when everything compared matches.`
+says, per bank and PCR, whether they match. Every bank of the log is compared: a bank the PCR
+values do not have is a failure unless -skip-banks names it. For the PCRs both logs cover, the
+IMA list and the TCG log must hold the same entries in the same order. Exit status 0 only when
+everything matches.`
 
 // verifyError is what cmdVerify returns when something did not verify: one line per problem,
 // each naming the bank and PCR, or the event or entry, at fault.
@@ -48,6 +52,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	pcrsPath := fs.String("pcrs", "", "PCR values: tpm2_pcrread output, or lines sha256:9=HEX or \"sha256 9 HEX\"")
 	tpmPath := fs.String("tpm", "", "read PCR values from this TPM device, e.g. /dev/tpmrm0")
 	swtpmAddr := fs.String("swtpm", "", "read PCR values from swtpm's TCP server HOST:PORT (control channel on PORT+1)")
+	skipBanks := fs.String("skip-banks", "", "banks of the log to leave unchecked, comma-separated (sha1,sha384,...): without it, a bank the PCR values lack is a failure")
 	fs.Usage = func() { fmt.Fprintln(stderr, verifyUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,7 +71,16 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer src.Close()
-	v := &verifier{out: stdout, src: src, banks: eventlog.PCRs{}, noBank: map[eventlog.Alg]bool{}}
+	v := &verifier{out: stdout, src: src, banks: eventlog.PCRs{}, noBank: map[eventlog.Alg]bool{}, skip: map[eventlog.Alg]bool{}}
+	if *skipBanks != "" {
+		for _, n := range strings.Split(*skipBanks, ",") {
+			a, ok := eventlog.AlgFromName(strings.TrimSpace(n))
+			if !ok {
+				return fmt.Errorf("verify: -skip-banks: unknown bank %q (want sha1, sha256, sha384 or sha512)", n)
+			}
+			v.skip[a] = true
+		}
+	}
 	fmt.Fprintf(stdout, "PCR values from %s\n", src)
 	var l *eventlog.Log
 	if *tcgPath != "" {
@@ -91,19 +105,24 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 
 // verifier holds one run's PCR source, what it read and what went wrong.
 type verifier struct {
-	out      io.Writer
-	src      pcrSource
-	banks    eventlog.PCRs         // values read so far, by bank
-	noBank   map[eventlog.Alg]bool // banks the source does not have
-	problems []string
-	compared int // PCR values and log cross-checks that were compared
+	out    io.Writer
+	src    pcrSource
+	banks  eventlog.PCRs         // values read so far, by bank
+	noBank map[eventlog.Alg]bool // banks the source does not have
+	skip   map[eventlog.Alg]bool // banks -skip-banks leaves unchecked
+	// tcgReplay is the TCG log's replay, once it was verified (verifyIMA reuses it).
+	tcgReplay eventlog.PCRs
+	problems  []string
+	compared  int // PCR values and log cross-checks that were compared
 }
 
 func (v *verifier) problem(format string, a ...any) {
 	v.problems = append(v.problems, fmt.Sprintf(format, a...))
 }
 
-// bank returns the source's values for alg, or false (said once) when the source has no such bank.
+// bank returns the source's values for alg, or false (said once) when the source has no such bank
+// or -skip-banks leaves it out. A bank the source lacks and -skip-banks does not name is a
+// problem: a log can tell any story in a bank nobody compares.
 func (v *verifier) bank(alg eventlog.Alg) (map[uint32][]byte, bool) {
 	if vals, ok := v.banks[alg]; ok {
 		return vals, true
@@ -111,11 +130,17 @@ func (v *verifier) bank(alg eventlog.Alg) (map[uint32][]byte, bool) {
 	if v.noBank[alg] {
 		return nil, false
 	}
+	if v.skip[alg] {
+		v.noBank[alg] = true
+		fmt.Fprintf(v.out, "%-6v not checked: left out with -skip-banks\n", alg)
+		return nil, false
+	}
 	vals, err := v.src.Bank(alg)
 	if err != nil {
 		v.noBank[alg] = true
 		if errors.Is(err, errNoBank) {
-			fmt.Fprintf(v.out, "%-6v not checked: %v\n", alg, err)
+			fmt.Fprintf(v.out, "%-6v NOT CHECKED: %v\n", alg, err)
+			v.problem("%v: the log has this bank and %v; compare it, or leave it out knowingly with -skip-banks %v", alg, err, alg)
 		} else {
 			v.problem("%v: %v", alg, err)
 		}
@@ -179,31 +204,32 @@ func (v *verifier) verifyTCG(path string) *eventlog.Log {
 			continue
 		}
 		templates++
-		idx := e.Index
-		err := l.CheckDigests(func(x eventlog.Event) bool { return x.Index == idx })
-		var de *eventlog.DigestError
-		switch {
-		case errors.As(err, &de):
-			bad++
-			v.problem("%s: its %v digest %x is not the hash of its data (%x): its data or its digest was changed",
-				eventName(e), de.Alg, de.Got, de.Want)
-			// CheckDigests stops at the event's first bad bank; mark every bank that is bad.
-			for _, d := range e.Digests {
-				if h, ok := d.Alg.Hash(); ok {
-					hh := h.New()
-					hh.Write(e.Data)
-					if !bytes.Equal(hh.Sum(nil), d.Sum) {
-						if firstBad[d.Alg] == nil {
-							firstBad[d.Alg] = map[uint32]eventlog.Event{}
-						}
-						if _, seen := firstBad[d.Alg][e.PCR]; !seen {
-							firstBad[d.Alg][e.PCR] = e
-						}
-					}
-				}
+		// Each of the event's digests against its data, once: linear in the log.
+		reported := false
+		for _, d := range e.Digests {
+			h, ok := d.Alg.Hash()
+			if !ok {
+				fmt.Fprintf(v.out, "tcg: %s: %v digest not checked: no hash for it in this build\n", eventName(e), d.Alg)
+				continue
 			}
-		case err != nil:
-			fmt.Fprintf(v.out, "tcg: %s: digests not checked: %v\n", eventName(e), err)
+			hh := h.New()
+			hh.Write(e.Data)
+			sum := hh.Sum(nil)
+			if bytes.Equal(sum, d.Sum) {
+				continue
+			}
+			if !reported {
+				bad++
+				reported = true
+				v.problem("%s: its %v digest %x is not the hash of its data (%x): its data or its digest was changed",
+					eventName(e), d.Alg, d.Sum, sum)
+			}
+			if firstBad[d.Alg] == nil {
+				firstBad[d.Alg] = map[uint32]eventlog.Event{}
+			}
+			if _, seen := firstBad[d.Alg][e.PCR]; !seen {
+				firstBad[d.Alg][e.PCR] = e
+			}
 		}
 	}
 	if templates > 0 && bad == 0 {
@@ -215,6 +241,9 @@ func (v *verifier) verifyTCG(path string) *eventlog.Log {
 		v.problem("tcg: %s: %v", path, err)
 		return l
 	}
+	v.tcgReplay = replay
+	// The values to compare, every bank at once: one more replay for all of them.
+	haves := eventlog.PCRs{}
 	for _, alg := range l.Banks() {
 		vals, ok := v.bank(alg)
 		if !ok {
@@ -229,17 +258,23 @@ func (v *verifier) verifyTCG(path string) *eventlog.Log {
 			fmt.Fprintf(v.out, "tcg %-6v pcr %2d MISSING: %s has no value for it\n", alg, p, v.src)
 			v.problem("tcg %v PCR %d: %s has no value for it", alg, p, v.src)
 		}
-		if len(have) == 0 {
-			continue
+		if len(have) > 0 {
+			haves[alg] = have
 		}
-		mism, err := l.Verify(eventlog.PCRs{alg: have})
-		if err != nil {
-			v.problem("tcg %v: %v", alg, err)
-			continue
-		}
+	}
+	if len(haves) == 0 {
+		return l
+	}
+	mism, err := l.Verify(haves)
+	if err != nil {
+		v.problem("tcg: %v", err)
+		return l
+	}
+	for _, alg := range l.Banks() {
+		have := haves[alg]
 		for _, p := range sortedPCRs(have) {
 			v.compared++
-			i := slices.IndexFunc(mism, func(m eventlog.Mismatch) bool { return m.PCR == p })
+			i := slices.IndexFunc(mism, func(m eventlog.Mismatch) bool { return m.Alg == alg && m.PCR == p })
 			if i < 0 {
 				fmt.Fprintf(v.out, "tcg %-6v pcr %2d match %s\n", alg, p, short(have[p]))
 				continue
@@ -323,8 +358,8 @@ func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
 	}
 
 	var replay map[uint32][]byte
-	var tcgReplay eventlog.PCRs
-	if l != nil {
+	tcgReplay := v.tcgReplay
+	if l != nil && tcgReplay == nil {
 		tcgReplay, _ = l.Replay()
 	}
 	for _, p := range sortedPCRs(byPCR) {
@@ -373,9 +408,11 @@ func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
 	}
 }
 
-// crossCheck checks that the template digests of the IMA entries for PCR p appear, in order, as
-// the bank's digests of the TCG log's EV_IPL events for p. The PCR value itself is the TCG
-// replay's to check: the log also holds the events of anything else that extended p.
+// crossCheck checks that the IMA entries for PCR p and the TCG log's template events for p are
+// the same measurements in the same order, one for one: an entry the log lacks, an event the list
+// lacks (an omitted entry: a list can hide what it does not show) or two swapped are each a
+// problem naming the entry or event. The PCR value itself is the TCG replay's to check. Linear in
+// the log.
 func (v *verifier) crossCheck(l *eventlog.Log, alg eventlog.Alg, p uint32, list []ima.ListEntry, entries []int) {
 	var events []eventlog.Event
 	for _, e := range l.Events {
@@ -383,33 +420,41 @@ func (v *verifier) crossCheck(l *eventlog.Log, alg eventlog.Alg, p uint32, list 
 			events = append(events, e)
 		}
 	}
-	next := 0
-	var matchedEntries, matched []string
-	ok := true
-	for _, i := range entries {
-		k := slices.IndexFunc(events[next:], func(e eventlog.Event) bool { return bytes.Equal(e.Digest(alg), list[i].Digest) })
-		if k < 0 {
-			ok = false
-			after := "the start of the log"
-			if next > 0 {
-				after = fmt.Sprintf("event %d", events[next-1].Index)
-			}
-			fmt.Fprintf(v.out, "ima %-6v pcr %2d MISMATCH %s is not an EV_IPL event for PCR %d after %s\n", alg, p, entryName(i, list[i]), p, after)
-			v.problem("ima %v PCR %d: %s: its template digest %x is not the %v digest of any EV_IPL event for PCR %d in the TCG log after %s",
-				alg, p, entryName(i, list[i]), list[i].Digest, alg, p, after)
+	v.compared++
+	n := min(len(entries), len(events))
+	for j := 0; j < n; j++ {
+		i, e := entries[j], events[j]
+		if bytes.Equal(e.Digest(alg), list[i].Digest) {
 			continue
 		}
-		matchedEntries = append(matchedEntries, strconv.Itoa(i))
-		matched = append(matched, strconv.Itoa(events[next+k].Index))
-		next += k + 1
+		fmt.Fprintf(v.out, "ima %-6v pcr %2d MISMATCH at position %d: %s, but %s\n", alg, p, j, entryName(i, list[i]), eventName(e))
+		v.problem("ima %v PCR %d: the IMA list and the TCG log part at position %d of the PCR's measurements: %s has template digest %x, "+
+			"%s has %x: an entry is missing, extra or out of order in one of them", alg, p, j, entryName(i, list[i]), list[i].Digest, eventName(e), e.Digest(alg))
+		return
 	}
-	v.compared++
-	if ok {
-		fmt.Fprintf(v.out, "ima %-6v pcr %2d match: IMA entries %s = tcg events %s, in order; the tcg replay checks the value\n",
-			alg, p, strings.Join(matchedEntries, ","), strings.Join(matched, ","))
-	}
-	if extra := len(events) - len(matched); ok && extra > 0 {
-		fmt.Fprintf(v.out, "ima %-6v pcr %2d note: the tcg log has %d more EV_IPL event(s) for PCR %d than the IMA list\n", alg, p, extra, p)
+	switch {
+	case len(events) > len(entries):
+		e := events[len(entries)]
+		fmt.Fprintf(v.out, "ima %-6v pcr %2d MISMATCH: %s is not in the IMA list\n", alg, p, eventName(e))
+		v.problem("ima %v PCR %d: %s (and %d more after it) has no entry in the IMA list: the list omits what the TCG log records",
+			alg, p, eventName(e), len(events)-len(entries)-1)
+	case len(entries) > len(events):
+		i := entries[len(events)]
+		after := "the start of the log"
+		if len(events) > 0 {
+			after = fmt.Sprintf("event %d", events[len(events)-1].Index)
+		}
+		fmt.Fprintf(v.out, "ima %-6v pcr %2d MISMATCH %s is not an EV_IPL event for PCR %d after %s\n", alg, p, entryName(i, list[i]), p, after)
+		v.problem("ima %v PCR %d: %s: its template digest %x is not the %v digest of any EV_IPL event for PCR %d in the TCG log after %s",
+			alg, p, entryName(i, list[i]), list[i].Digest, alg, p, after)
+	default:
+		idx := make([]string, n)
+		ev := make([]string, n)
+		for j := 0; j < n; j++ {
+			idx[j], ev[j] = strconv.Itoa(entries[j]), strconv.Itoa(events[j].Index)
+		}
+		fmt.Fprintf(v.out, "ima %-6v pcr %2d match: IMA entries %s = tcg events %s, one for one and in order; the tcg replay checks the value\n",
+			alg, p, strings.Join(idx, ","), strings.Join(ev, ","))
 	}
 }
 
