@@ -30,8 +30,9 @@ const verifyUsage = `usage: mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] 
 Replays a TCG crypto-agile event log and/or an IMA binary measurement list against PCR values and
 says, per bank and PCR, whether they match. Every bank of the log is compared: a bank the PCR
 values do not have is a failure unless -skip-banks names it. For the PCRs both logs cover, the
-IMA list and the TCG log must hold the same entries in the same order. Exit status 0 only when
-everything matches.`
+IMA list and the TCG log must hold the same entries in the same order. With a TCG log, a PCR that
+is not at a reset value and that no log extends is a failure, and a log with measuredboot's
+events must end PCRs 8 and 9 with its separators. Exit status 0 only when everything matches.`
 
 // verifyError is what cmdVerify returns when something did not verify: one line per problem,
 // each naming the bank and PCR, or the event or entry, at fault.
@@ -71,7 +72,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer src.Close()
-	v := &verifier{out: stdout, src: src, banks: eventlog.PCRs{}, noBank: map[eventlog.Alg]bool{}, skip: map[eventlog.Alg]bool{}}
+	v := &verifier{out: stdout, src: src, banks: eventlog.PCRs{}, noBank: map[eventlog.Alg]bool{}, skip: map[eventlog.Alg]bool{}, imaPCRs: map[uint32]bool{}}
 	if *skipBanks != "" {
 		for _, n := range strings.Split(*skipBanks, ",") {
 			a, ok := eventlog.AlgFromName(strings.TrimSpace(n))
@@ -91,6 +92,11 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	if v.compared == 0 && len(v.problems) == 0 {
 		v.problem("nothing was compared: %s holds no value for any PCR the logs extend", src)
+	}
+	if l != nil {
+		// A TCG log claims to be the whole story from the firmware on: hold it to that.
+		v.checkSilence()
+		v.checkClosed(l)
 	}
 	if len(v.problems) > 0 {
 		fmt.Fprintf(stdout, "FAIL: %d problem(s):\n", len(v.problems))
@@ -112,6 +118,7 @@ type verifier struct {
 	skip   map[eventlog.Alg]bool // banks -skip-banks leaves unchecked
 	// tcgReplay is the TCG log's replay, once it was verified (verifyIMA reuses it).
 	tcgReplay eventlog.PCRs
+	imaPCRs   map[uint32]bool // PCRs the IMA list has entries for
 	problems  []string
 	compared  int // PCR values and log cross-checks that were compared
 }
@@ -362,6 +369,9 @@ func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
 	if l != nil && tcgReplay == nil {
 		tcgReplay, _ = l.Replay()
 	}
+	for p := range byPCR {
+		v.imaPCRs[p] = true
+	}
 	for _, p := range sortedPCRs(byPCR) {
 		entries := byPCR[p]
 		if p >= eventlog.NumPCRs {
@@ -405,6 +415,76 @@ func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
 		}
 		fmt.Fprintf(v.out, "ima %-6v pcr %2d MISMATCH want=%x got=%x\n    %s\n", alg, p, tpmVal, replay[p], why)
 		v.problem("ima %v PCR %d MISMATCH: the PCR value is %x, the IMA list replays to %x; %s", alg, p, tpmVal, replay[p], why)
+	}
+}
+
+// checkSilence, with a TCG log given, fails a PCR whose value is not a reset value (all zeros, or
+// all ones as PCRs 17-22 hold until a dynamic launch) when no log given accounts for it: a log that says nothing of a PCR
+// the TPM shows was extended is not the story of this boot (a firmware-only log beside PCRs 8 and
+// 9 that this boot extended, say).
+func (v *verifier) checkSilence() {
+	for _, alg := range sortedAlgs(v.banks) {
+		vals := v.banks[alg]
+		for _, p := range sortedPCRs(vals) {
+			if _, ok := v.tcgReplay[alg][p]; ok || v.imaPCRs[p] || isReset(vals[p]) {
+				continue
+			}
+			fmt.Fprintf(v.out, "%-6v pcr %2d UNACCOUNTED: %s holds %s, and no log given extends it\n", alg, p, v.src, short(vals[p]))
+			v.problem("%v PCR %d holds %x, not a reset value, and neither log accounts for it: the logs are not the whole story of this boot "+
+				"(give the log that extends it, e.g. the running kernel's IMA list for PCR 10)", alg, p, vals[p])
+		}
+	}
+}
+
+// isReset reports whether a PCR value is one a TPM starts from: all zeros, or all ones.
+func isReset(b []byte) bool {
+	return len(b) > 0 && (bytes.Count(b, []byte{0}) == len(b) || bytes.Count(b, []byte{0xff}) == len(b))
+}
+
+// sortedAlgs returns the banks of p in order.
+func sortedAlgs(p eventlog.PCRs) []eventlog.Alg {
+	out := make([]eventlog.Alg, 0, len(p))
+	for a := range p {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// measuredbootPCRs are the PCRs measuredboot's own events go to (the entry, appraisal and
+// recovery events, and the files with the default policy), which its separators close.
+var measuredbootPCRs = []uint32{8, 9}
+
+// checkClosed applies, to a log with measuredboot's events in it, the rule that makes it a boot:
+// PCRs 8 and 9 each end with measuredboot's separator. A log whose last event there is anything
+// else was cut short or continued (a recovery event: the shell, not a boot).
+func (v *verifier) checkClosed(l *eventlog.Log) {
+	last := map[uint32]string{}
+	ours := false
+	for _, e := range l.Events {
+		if !isTemplateEvent(e) {
+			continue
+		}
+		f, _ := ima.ParseTemplateData(e.Data)
+		name := strings.TrimSuffix(string(f[1]), "\x00")
+		if strings.HasPrefix(name, "measuredboot.") {
+			ours = true
+		}
+		last[e.PCR] = name
+	}
+	if !ours {
+		return
+	}
+	for _, p := range measuredbootPCRs {
+		v.compared++
+		switch n, ok := last[p]; {
+		case !ok:
+			v.problem("tcg PCR %d: the log has measuredboot's events but none in PCR %d: not a complete measuredboot boot", p, p)
+		case n != "measuredboot.separator":
+			v.problem("tcg PCR %d: its last event is %q, not measuredboot's separator: the boot did not hand over (a recovery, or the log was cut or continued)", p, n)
+		default:
+			fmt.Fprintf(v.out, "tcg pcr %2d closed by measuredboot's separator\n", p)
+		}
 	}
 }
 

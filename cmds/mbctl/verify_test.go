@@ -694,3 +694,82 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyCoverage: a log must be the whole story of the PCRs it is checked against, and a
+// measuredboot boot must end with its separators in PCRs 8 and 9.
+func TestVerifyCoverage(t *testing.T) {
+	dir := t.TempDir()
+	sep := func(t *testing.T, f *fixture, pcr uint32) {
+		e, err := ima.NewBuf(pcr, crypto.SHA256, []byte{0, 0, 0, 0}, "measuredboot.separator")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.add(t, e)
+	}
+	buf := func(t *testing.T, f *fixture, pcr uint32, name string) {
+		e, err := ima.NewBuf(pcr, crypto.SHA256, []byte("why"), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.add(t, e)
+	}
+	files := func(t *testing.T, name string, f *fixture, pcrs eventlog.PCRs) []string {
+		b, err := f.log.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []string{"-tcg", writeFile(t, dir, name+".log", b), "-pcrs", writeFile(t, dir, name+".yaml", pcrYAML(pcrs))}
+	}
+
+	// A complete boot: entry, files, separators in 8 and 9.
+	good := newFixture(t, allBanks, true)
+	buf(t, good, 8, "measuredboot.entry")
+	sep(t, good, 8)
+	sep(t, good, 9)
+	// The firmware's log alone, beside a TPM whose PCRs 8 and 9 this boot extended.
+	fwOnly := newFixture(t, allBanks, true)
+	fwOnly.log.Events = fwOnly.log.Events[:8]
+	// A recovery after the separators.
+	recovery := newFixture(t, allBanks, true)
+	buf(t, recovery, 8, "measuredboot.entry")
+	sep(t, recovery, 8)
+	sep(t, recovery, 9)
+	buf(t, recovery, 8, "measuredboot.recovery")
+	buf(t, recovery, 9, "measuredboot.recovery")
+	// A measuredboot log cut before its separators.
+	cut := newFixture(t, allBanks, true)
+	buf(t, cut, 8, "measuredboot.entry")
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"complete", files(t, "good", good, good.pcrs), nil},
+		{"firmware log only", files(t, "fw", fwOnly, good.pcrs), []string{"sha256 PCR 9 holds", "not a reset value, and neither log accounts for it"}},
+		{"recovery", files(t, "recovery", recovery, recovery.pcrs), []string{`tcg PCR 8: its last event is "measuredboot.recovery", not measuredboot's separator`}},
+		{"cut", files(t, "cut", cut, cut.pcrs), []string{`tcg PCR 8: its last event is "measuredboot.entry"`, `tcg PCR 9: its last event is "/boot/initrd.img`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := cmdVerify(tc.args, &out, &out)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("cmdVerify = %v, want nil:\n%s", err, out.String())
+				}
+				if !strings.Contains(out.String(), "tcg pcr  9 closed by measuredboot's separator") {
+					t.Errorf("cmdVerify printed\n%s\nwant PCR 9 closed", out.String())
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("cmdVerify = nil, want an error with %q:\n%s", tc.want, out.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("cmdVerify = %v, want %q in it", err, w)
+				}
+			}
+		})
+	}
+}
