@@ -124,12 +124,69 @@ func check(out, data io.Writer, logDir, tpmDir, cmdlineFile string) error {
 		return fmt.Errorf("replay does not match the TPM: %s", strings.Join(bad, ", "))
 	}
 	fmt.Fprintf(out, "target: replay matches the TPM: %d banks, %d PCR values\n", len(l.Banks()), checked)
+	if err := checkSilence(out, l, replay, tpmDir); err != nil {
+		return err
+	}
+	if err := checkClosed(out, l); err != nil {
+		return err
+	}
 	printIMA(out, filepath.Join(logDir, "ima", "ascii_runtime_measurements_sha256"))
 	// The handed-over files, for checkers on the host (tpm2_eventlog, evmctl, mbctl verify).
 	for _, f := range []string{"tcg.log", "ima/binary_runtime_measurements", "ima/binary_runtime_measurements_sha256"} {
 		dump(data, logDir, f)
 	}
 	return checkCmdline(out, l, cmdlineFile)
+}
+
+// checkSilence applies verify's rule to the TPM this system runs on: every PCR of every bank of the
+// log whose value is not a reset value (all zeros; all ones for 17-22) must be one the log
+// replays. PCR 10 is left out: this kernel's own IMA extends it from its first instruction on,
+// and its own list (/sys/kernel/security/ima) is what accounts for it.
+func checkSilence(out io.Writer, l *eventlog.Log, replay eventlog.PCRs, tpmDir string) error {
+	var bad []string
+	for _, alg := range l.Banks() {
+		for p := 0; p < eventlog.NumPCRs; p++ {
+			if _, ok := replay[alg][uint32(p)]; ok || p == 10 {
+				continue
+			}
+			v, err := readPCR(tpmDir, alg, p)
+			if err != nil {
+				return err
+			}
+			if len(v) > 0 && (bytes.Count(v, []byte{0}) == len(v) || bytes.Count(v, []byte{0xff}) == len(v)) {
+				continue
+			}
+			bad = append(bad, fmt.Sprintf("%v PCR %d = %x", alg, p, v))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("the TPM holds values the handed-over log says nothing of (%s): it is not the story of this boot", strings.Join(bad, ", "))
+	}
+	fmt.Fprintln(out, "target: every other PCR (but 10, this kernel's IMA) is at its reset value")
+	return nil
+}
+
+// checkClosed requires what makes a measuredboot log a boot: PCRs 8 and 9 each end with
+// measuredboot's separator (a recovery event after them, or a log cut before them, is not a boot).
+func checkClosed(out io.Writer, l *eventlog.Log) error {
+	last := map[uint32]string{}
+	for _, e := range l.Events {
+		if e.Type != eventlog.EvIPL && e.Type != eventlog.EvSeparator {
+			continue
+		}
+		f, err := ima.ParseTemplateData(e.Data)
+		if err != nil || len(f) < 2 {
+			continue
+		}
+		last[e.PCR] = strings.TrimSuffix(string(f[1]), "\x00")
+	}
+	for _, p := range []uint32{8, 9} {
+		if last[p] != "measuredboot.separator" {
+			return fmt.Errorf("PCR %d's last measurement is %q, not measuredboot's separator: the log was cut or continued", p, last[p])
+		}
+	}
+	fmt.Fprintln(out, "target: PCRs 8 and 9 end with measuredboot's separators")
+	return nil
 }
 
 // printIMA prints the PCR, template and name of each handed-over IMA list entry.
@@ -162,8 +219,7 @@ func checkCmdline(out io.Writer, l *eventlog.Log, cmdlineFile string) error {
 		measured, found = f[2], true
 	}
 	if !found {
-		fmt.Fprintln(out, "target: the log has no kexec-cmdline measurement")
-		return nil
+		return errors.New("the log has no kexec-cmdline measurement: the command line this kernel runs with was not measured")
 	}
 	got, err := os.ReadFile(cmdlineFile)
 	if err != nil {
