@@ -64,7 +64,7 @@ func TestPredict(t *testing.T) {
 	if err := run(append([]string{"predict"}, args...), &out, &stderr); err != nil {
 		t.Fatalf("mbctl predict = %v\n%s", err, stderr.String())
 	}
-	got, err := parsePCRFile(out.Bytes())
+	got, err := parsePCRFile(out.Bytes(), 0)
 	if err != nil {
 		t.Fatalf("parsing predict's output as tpm2_pcrread output: %v\n%s", err, out.String())
 	}
@@ -134,7 +134,7 @@ func TestPredict(t *testing.T) {
 	if err := run(append([]string{"predict", "-all"}, args...), &out, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	all, err := parsePCRFile(out.Bytes())
+	all, err := parsePCRFile(out.Bytes(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestPredict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpm, err := parsePCRFile(tpmFile)
+	tpm, err := parsePCRFile(tpmFile, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestPredict(t *testing.T) {
 	if err := run([]string{"predict", "-banks", "sha384", "-policy", polPath, "-device", ext4Image(t), "-kernel", filepath.Join(dir, "boot/vmlinuz")}, &out, &stderr); err != nil {
 		t.Fatal(err)
 	}
-	if z, err := parsePCRFile(out.Bytes()); err != nil || len(z) != 1 || len(z[eventlog.AlgSHA384]) != 2 {
+	if z, err := parsePCRFile(out.Bytes(), 0); err != nil || len(z) != 1 || len(z[eventlog.AlgSHA384]) != 2 {
 		t.Errorf("predict -banks sha384 = %v, %v; want sha384 PCRs 8 and 9\n%s", z, err, out.String())
 	}
 }
@@ -262,7 +262,7 @@ func TestPredictFirmware(t *testing.T) {
 		if err := run(args, &out, &stderr); err != nil {
 			t.Fatalf("%v = %v\n%s", args, err, stderr.String())
 		}
-		p, err := parsePCRFile(out.Bytes())
+		p, err := parsePCRFile(out.Bytes(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"crypto"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -50,7 +52,8 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	tcgPath := fs.String("tcg", "", "TCG crypto-agile event log (binary_bios_measurements, measuredboot's tcg.log)")
 	imaPath := fs.String("ima", "", "IMA binary measurement list (binary_runtime_measurements_BANK)")
 	bankName := fs.String("bank", "sha256", "the PCR bank of -ima's template digests: the file's BANK suffix, sha1 for the classic binary_runtime_measurements")
-	pcrsPath := fs.String("pcrs", "", "PCR values: tpm2_pcrread output, or lines sha256:9=HEX or \"sha256 9 HEX\"")
+	pcrsPath := fs.String("pcrs", "", "PCR values: tpm2_pcrread or gotpm output, lines sha256:9=HEX or \"sha256 9 HEX\", \"9: HEX\" lines with -pcrs-bank, or go-tpm-tools' PCRs JSON")
+	pcrsBankName := fs.String("pcrs-bank", "", "the bank of a plain \"9: HEX\" list in -pcrs")
 	tpmPath := fs.String("tpm", "", "read PCR values from this TPM device, e.g. /dev/tpmrm0")
 	swtpmAddr := fs.String("swtpm", "", "read PCR values from swtpm's TCP server HOST:PORT (control channel on PORT+1)")
 	skipBanks := fs.String("skip-banks", "", "banks of the log to leave unchecked, comma-separated (sha1,sha384,...): without it, a bank the PCR values lack is a failure")
@@ -67,7 +70,15 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() != 0 || sources != 1 || (*tcgPath == "" && *imaPath == "") {
 		return errors.New(verifyUsage)
 	}
-	src, err := openPCRSource(*pcrsPath, *tpmPath, *swtpmAddr)
+	var pcrsBank eventlog.Alg
+	if *pcrsBankName != "" {
+		a, ok := eventlog.AlgFromName(*pcrsBankName)
+		if !ok {
+			return fmt.Errorf("verify: -pcrs-bank: unknown bank %q (want sha1, sha256, sha384 or sha512)", *pcrsBankName)
+		}
+		pcrsBank = a
+	}
+	src, err := openPCRSource(*pcrsPath, pcrsBank, *tpmPath, *swtpmAddr)
 	if err != nil {
 		return err
 	}
@@ -645,14 +656,14 @@ type pcrSource interface {
 	Close() error
 }
 
-func openPCRSource(pcrsPath, tpmPath, swtpmAddr string) (pcrSource, error) {
+func openPCRSource(pcrsPath string, pcrsBank eventlog.Alg, tpmPath, swtpmAddr string) (pcrSource, error) {
 	switch {
 	case pcrsPath != "":
 		b, err := os.ReadFile(pcrsPath)
 		if err != nil {
 			return nil, err
 		}
-		pcrs, err := parsePCRFile(b)
+		pcrs, err := parsePCRFile(b, pcrsBank)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", pcrsPath, err)
 		}
@@ -729,20 +740,26 @@ func (s *tpmPCRs) String() string { return s.name }
 func (s *tpmPCRs) Close() error   { return s.t.Close() }
 
 var (
-	yamlBankLine  = regexp.MustCompile(`^\s*([a-z0-9_]+)\s*:\s*$`)
-	yamlValueLine = regexp.MustCompile(`^\s+(\d+)\s*:\s*(?:0x)?([0-9a-fA-F]+)\s*$`)
+	yamlBankLine  = regexp.MustCompile(`^\s*([a-zA-Z0-9_]+)\s*:\s*$`)
+	yamlValueLine = regexp.MustCompile(`^\s*(\d+)\s*:\s*(?:0x)?([0-9a-fA-F]+)\s*$`)
 	eqValueLine   = regexp.MustCompile(`^\s*([a-z0-9_]+):(\d+)\s*=\s*(?:0x)?([0-9a-fA-F]+)\s*$`)
 	wordValueLine = regexp.MustCompile(`^\s*([a-z0-9_]+)\s+(\d+)\s+(?:0x)?([0-9a-fA-F]+)\s*$`)
 )
 
-// parsePCRFile reads PCR values in the formats people have at hand: what tpm2_pcrread prints
-// ("  sha256:" then "    9 : 0xHEX" lines), "sha256:9=HEX" lines, and "sha256 9 HEX" lines (a
-// dump of /sys/class/tpm/tpm0/pcr-<bank>/<index>). Blank lines and # comments are ignored. Every
-// value must have its bank's size; a PCR given twice must have one value.
-func parsePCRFile(b []byte) (eventlog.PCRs, error) {
+// parsePCRFile reads PCR values in the formats people have at hand, told apart by their content:
+// what tpm2_pcrread prints ("  sha256:" then "    9 : 0xHEX" lines) and go-tpm-tools' gotpm read
+// pcr ("SHA256:" then "   9: 0xHEX"), "sha256:9=HEX" lines, "sha256 9 HEX" lines (a dump of
+// /sys/class/tpm/tpm0/pcr-<bank>/<index>), a plain "9: HEX" list of the bank given as
+// defaultBank (0 for none: then such a list is an error), and go-tpm-tools' PCRs message as JSON
+// (protojson: {"hash": "SHA256", "pcrs": {"9": "BASE64"}}, one or a list). Blank lines and #
+// comments are ignored. Every value must have its bank's size; a PCR given twice must have one
+// value.
+func parsePCRFile(b []byte, defaultBank eventlog.Alg) (eventlog.PCRs, error) {
+	if t := bytes.TrimSpace(b); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return parsePCRJSON(t)
+	}
 	pcrs := eventlog.PCRs{}
-	var bank eventlog.Alg
-	haveBank := false
+	bank, haveBank := defaultBank, defaultBank != 0
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
@@ -754,7 +771,7 @@ func parsePCRFile(b []byte) (eventlog.PCRs, error) {
 		}
 		var algName, idx, val string
 		if m := yamlBankLine.FindStringSubmatch(line); m != nil {
-			a, ok := eventlog.AlgFromName(m[1])
+			a, ok := eventlog.AlgFromName(strings.ToLower(m[1]))
 			if !ok {
 				return nil, fmt.Errorf("line %d: unknown PCR bank %q", n, m[1])
 			}
@@ -766,11 +783,11 @@ func parsePCRFile(b []byte) (eventlog.PCRs, error) {
 			algName, idx, val = m[1], m[2], m[3]
 		} else if m := yamlValueLine.FindStringSubmatch(line); m != nil {
 			if !haveBank {
-				return nil, fmt.Errorf("line %d: %q: a PCR value before any bank line such as \"  sha256:\"", n, clip(line))
+				return nil, fmt.Errorf("line %d: %q: a PCR value before any bank line such as \"  sha256:\" (for a plain \"N: HEX\" list, name its bank with -pcrs-bank)", n, clip(line))
 			}
 			algName, idx, val = bank.String(), m[1], m[2]
 		} else {
-			return nil, fmt.Errorf("line %d: %q: want tpm2_pcrread output, sha256:9=HEX or \"sha256 9 HEX\"", n, clip(line))
+			return nil, fmt.Errorf("line %d: %q: want tpm2_pcrread or gotpm output, sha256:9=HEX, \"sha256 9 HEX\", \"9: HEX\" with -pcrs-bank, or go-tpm-tools JSON", n, clip(line))
 		}
 		a, ok := eventlog.AlgFromName(algName)
 		if !ok {
@@ -797,6 +814,65 @@ func parsePCRFile(b []byte) (eventlog.PCRs, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
+	}
+	if len(pcrs) == 0 {
+		return nil, errors.New("no PCR values in it")
+	}
+	return pcrs, nil
+}
+
+// pcrJSON is go-tpm-tools' PCRs message (proto/tpm.proto) as protojson writes it: the hash as
+// its enum name or number, the values base64 under their PCR index as a string.
+type pcrJSON struct {
+	Hash json.RawMessage   `json:"hash"`
+	PCRs map[string]string `json:"pcrs"`
+}
+
+// tpmAlgs maps go-tpm-tools' HashAlgo enum (the TPM_ALG_ID values) names to banks.
+var tpmAlgs = map[string]eventlog.Alg{"SHA1": eventlog.AlgSHA1, "SHA256": eventlog.AlgSHA256, "SHA384": eventlog.AlgSHA384, "SHA512": eventlog.AlgSHA512}
+
+// parsePCRJSON reads one go-tpm-tools PCRs message in JSON, or a list of them.
+func parsePCRJSON(b []byte) (eventlog.PCRs, error) {
+	var msgs []pcrJSON
+	if b[0] == '[' {
+		if err := json.Unmarshal(b, &msgs); err != nil {
+			return nil, fmt.Errorf("go-tpm-tools PCRs JSON: %w", err)
+		}
+	} else {
+		var m pcrJSON
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("go-tpm-tools PCRs JSON: %w", err)
+		}
+		msgs = []pcrJSON{m}
+	}
+	pcrs := eventlog.PCRs{}
+	for i, m := range msgs {
+		var a eventlog.Alg
+		var name string
+		var num uint16
+		switch {
+		case json.Unmarshal(m.Hash, &name) == nil && tpmAlgs[name] != 0:
+			a = tpmAlgs[name]
+		case json.Unmarshal(m.Hash, &num) == nil && eventlog.Alg(num).Size() > 0:
+			a = eventlog.Alg(num)
+		default:
+			return nil, fmt.Errorf("go-tpm-tools PCRs JSON, message %d: hash %s: want SHA1, SHA256, SHA384 or SHA512", i, clip(string(m.Hash)))
+		}
+		if pcrs[a] != nil {
+			return nil, fmt.Errorf("go-tpm-tools PCRs JSON, message %d: the %v bank twice", i, a)
+		}
+		pcrs[a] = map[uint32][]byte{}
+		for k, v := range m.PCRs {
+			p, err := strconv.ParseUint(k, 10, 32)
+			if err != nil || p >= eventlog.NumPCRs {
+				return nil, fmt.Errorf("go-tpm-tools PCRs JSON, %v: PCR %q: want 0-%d", a, clip(k), eventlog.NumPCRs-1)
+			}
+			d, err := base64.StdEncoding.DecodeString(v)
+			if err != nil || len(d) != a.Size() {
+				return nil, fmt.Errorf("go-tpm-tools PCRs JSON, %v PCR %d: want %d bytes in base64", a, p, a.Size())
+			}
+			pcrs[a][uint32(p)] = d
+		}
 	}
 	if len(pcrs) == 0 {
 		return nil, errors.New("no PCR values in it")

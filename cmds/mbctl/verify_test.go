@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -466,7 +468,7 @@ func TestParsePCRFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := parsePCRFile(b)
+	got, err := parsePCRFile(b, 0)
 	if err != nil {
 		t.Fatalf("parsePCRFile(testdata/tpm2_pcrread.yaml) = %v", err)
 	}
@@ -501,10 +503,10 @@ func TestParsePCRFile(t *testing.T) {
 		{"sha1:24=" + zero1, "line 1: PCR 24: want 0-23"},
 		{"sha1:0=00", "line 1: sha1 PCR 0 value has 2 hex digits, want 40"},
 		{"sha1:0=" + zero1 + "\nsha1:0=" + strings.Repeat("11", 20), "line 2: sha1 PCR 0 given twice"},
-		{"hello", "line 1: \"hello\": want tpm2_pcrread output"},
+		{"hello", "line 1: \"hello\": want tpm2_pcrread or gotpm output"},
 		{"# nothing\n", "no PCR values"},
 	} {
-		_, err := parsePCRFile([]byte(tc.in))
+		_, err := parsePCRFile([]byte(tc.in), 0)
 		if tc.want == "" {
 			if err != nil {
 				t.Errorf("parsePCRFile(%q) = %v, want nil", tc.in, err)
@@ -525,7 +527,7 @@ func FuzzParsePCRFile(f *testing.F) {
 	}
 	f.Add([]byte("sha256:9=" + strings.Repeat("ab", 32) + "\nsha1 10 0x" + strings.Repeat("00", 20) + "\n# c\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pcrs, err := parsePCRFile(b)
+		pcrs, err := parsePCRFile(b, 0)
 		if err != nil {
 			return
 		}
@@ -537,6 +539,50 @@ func FuzzParsePCRFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParsePCRFormats: the PCR formats of go-tpm-tools (gotpm read pcr's text, the PCRs message as
+// protojson) and a plain "N: HEX" list with its bank given, to the same values.
+func TestParsePCRFormats(t *testing.T) {
+	v9 := bytes.Repeat([]byte{0xab}, 32)
+	v1 := bytes.Repeat([]byte{0x11}, 20)
+	want := eventlog.PCRs{eventlog.AlgSHA256: {0: make([]byte, 32), 9: v9}}
+	for _, tc := range []struct {
+		name, in string
+		bank     eventlog.Alg
+		want     eventlog.PCRs
+		err      string
+	}{
+		// internal.FormatPCRs in go-tpm-tools: "%v:\n" of the hash enum, then "  %2d: 0x%X".
+		{"gotpm read pcr", "SHA256:\n   0: 0x" + strings.Repeat("00", 32) + "\n   9: 0x" + strings.ToUpper(hex.EncodeToString(v9)) + "\n", 0, want, ""},
+		{"plain list with -pcrs-bank", "0: " + strings.Repeat("00", 32) + "\n9: " + hex.EncodeToString(v9) + "\n", eventlog.AlgSHA256, want, ""},
+		{"plain list without a bank", "9: " + hex.EncodeToString(v9) + "\n", 0, nil, "name its bank with -pcrs-bank"},
+		{"go-tpm-tools JSON", `{"hash": "SHA256", "pcrs": {"0": "` + base64.StdEncoding.EncodeToString(make([]byte, 32)) + `", "9": "` + base64.StdEncoding.EncodeToString(v9) + `"}}`, 0, want, ""},
+		{"go-tpm-tools JSON list, hash as a number", `[{"hash": 4, "pcrs": {"7": "` + base64.StdEncoding.EncodeToString(v1) + `"}}]`, 0,
+			eventlog.PCRs{eventlog.AlgSHA1: {7: v1}}, ""},
+		{"go-tpm-tools JSON, short value", `{"hash": "SHA256", "pcrs": {"9": "qqo="}}`, 0, nil, "want 32 bytes in base64"},
+		{"go-tpm-tools JSON, PCR 24", `{"hash": "SHA1", "pcrs": {"24": "` + base64.StdEncoding.EncodeToString(v1) + `"}}`, 0, nil, "want 0-23"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parsePCRFile([]byte(tc.in), tc.bank)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("parsePCRFile(%q) = %v, want an error with %q", tc.in, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parsePCRFile(%q) = %v", tc.in, err)
+			}
+			for alg, vals := range tc.want {
+				for p, v := range vals {
+					if !bytes.Equal(got[alg][p], v) {
+						t.Errorf("parsePCRFile(%q)[%v][%d] = %x, want %x", tc.in, alg, p, got[alg][p], v)
+					}
+				}
+			}
+		})
+	}
 }
 
 // freePortPair returns a loopback port P such that P and P+1 were both free a moment ago.
