@@ -89,24 +89,36 @@ func resolveError(root, rel string, err error) error {
 // opening the file itself (O_PATH: no FIFO blocks, no device driver's open runs) and without
 // following any link. A missing file gives an error wrapping fs.ErrNotExist.
 func statBeneath(root, rel string) (unix.Stat_t, error) {
+	dfd, st, err := pathBeneath(root, rel)
+	if err == nil {
+		unix.Close(dfd)
+	}
+	return st, err
+}
+
+// pathBeneath is statBeneath that also returns an O_PATH descriptor of root, for opening rel
+// for real once its type is known; the caller closes it.
+func pathBeneath(root, rel string) (int, unix.Stat_t, error) {
 	var st unix.Stat_t
 	if err := relOnDisk(rel); err != nil {
-		return st, err
+		return -1, st, err
 	}
 	dfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return st, fmt.Errorf("open(%s, O_PATH|O_DIRECTORY): %w", root, err)
+		return -1, st, fmt.Errorf("open(%s, O_PATH|O_DIRECTORY): %w", root, err)
 	}
-	defer unix.Close(dfd)
 	fd, err := openat2(dfd, rel, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
 	if err != nil {
-		return st, resolveError(root, rel, err)
+		unix.Close(dfd)
+		return -1, st, resolveError(root, rel, err)
 	}
-	defer unix.Close(fd)
-	if err := unix.Fstat(fd, &st); err != nil {
-		return st, fmt.Errorf("fstat(%s on %s): %w", rel, root, err)
+	err = unix.Fstat(fd, &st)
+	unix.Close(fd)
+	if err != nil {
+		unix.Close(dfd)
+		return -1, st, fmt.Errorf("fstat(%s on %s): %w", rel, root, err)
 	}
-	return st, nil
+	return dfd, st, nil
 }
 
 // checkRegular says whether rel on root, if it exists, is a regular file reached without a link:
@@ -130,24 +142,11 @@ func checkRegular(root, rel string) error {
 // followed, never blocking, and only if it is a regular file (checked through an O_PATH
 // descriptor first, so that opening a device node on the disk never runs its driver).
 func openBeneath(root, rel string) (*os.File, error) {
-	if err := relOnDisk(rel); err != nil {
+	dfd, pst, err := pathBeneath(root, rel)
+	if err != nil {
 		return nil, err
 	}
-	dfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open(%s, O_PATH|O_DIRECTORY): %w", root, err)
-	}
 	defer unix.Close(dfd)
-	pfd, err := openat2(dfd, rel, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC)
-	if err != nil {
-		return nil, resolveError(root, rel, err)
-	}
-	var pst unix.Stat_t
-	err = unix.Fstat(pfd, &pst)
-	unix.Close(pfd)
-	if err != nil {
-		return nil, fmt.Errorf("fstat(%s on %s): %w", rel, root, err)
-	}
 	if pst.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, notRegular(rel, pst.Mode)
 	}
