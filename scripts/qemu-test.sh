@@ -144,7 +144,26 @@ trap cleanup EXIT
 # (state in WORK/tpm) and WORK/disk.img, the serial console going to LOG and the second serial
 # port (the target's data channel: the handed-over logs and every PCR value, for the host's
 # checks) to LOG's name with .channel for .log, until the guest powers off or halts.
+#
+# Under TCG on a loaded machine the firmware (SeaBIOS) has been seen, once in many hundred boots, to
+# stop before it started the kernel, leaving QEMU spinning until the timeout. None of our code had
+# run then, so such a boot is not a result: when the console has no "Booting from ROM" line (the
+# firmware starting the -kernel loader) after FIRMWARE_STALL seconds (default 90), QEMU is stopped
+# and the guest booted once more, saying so.
 qemu() {
+  local try
+  for try in 1 2; do
+    qemu_once "$@" && return 0
+    [ "$?" = 3 ] || return 1
+    if [ "$try" = 1 ]; then
+      echo "  qemu: the firmware stalled before the kernel (no 'Booting from ROM' line in ${FIRMWARE_STALL:-90}s); booting once more" >&2
+    fi
+  done
+  echo "  qemu: the firmware stalled twice; giving up" >&2
+  return 1
+}
+
+qemu_once() {
   local work=$1 initrd=$2 append=$3 log=$4 channel=${4%.log}.channel
   rm -rf "$work/tpm"; mkdir -p "$work/tpm"
   local sock=$work/swtpm.sock
@@ -163,7 +182,7 @@ qemu() {
     -chardev socket,id=chrtpm,path="$sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
     -device tpm-tis,tpmdev=tpm0 -serial "file:$log" -serial "file:$channel" -monitor none -display none </dev/null 2>"$work/qemu.err" &
   local qpid=$!; pids+=("$qpid")
-  local tailpid="" t0=$SECONDS shell_at=""
+  local tailpid="" t0=$SECONDS shell_at="" started="" stalled=""
   echo "  qemu: booting $(basename "$initrd") under QEMU (TCG, -smp ${QEMU_SMP:-2}) with swtpm; console: $log" >&2
   if [ "${INTERACTIVE:-}" = 1 ]; then tail -n +1 -f "$log" & tailpid=$!; fi
   # The guest ends by powering off (the target) or by halting (a refusal); a halted guest keeps
@@ -171,6 +190,10 @@ qemu() {
   local next=$((SECONDS + 10))
   while kill -0 "$qpid" 2>/dev/null; do
     if grep -q "reboot: System halted" "$log" 2>/dev/null; then kill "$qpid" 2>/dev/null || true; break; fi
+    if [ -z "$started" ] && grep -q "Booting from ROM" "$log" 2>/dev/null; then started=1; fi
+    if [ -z "$started" ] && [ $((SECONDS - t0)) -ge "${FIRMWARE_STALL:-90}" ]; then
+      stalled=1; kill "$qpid" 2>/dev/null || true; break
+    fi
     # The recovery shell waits at the console: give it 5 s to print its prompt, then stop.
     if [ -z "${shell_at:-}" ] && grep -q "^measuredboot: recovery shell: " "$log" 2>/dev/null; then shell_at=$SECONDS; fi
     if [ -n "${shell_at:-}" ] && [ $((SECONDS - shell_at)) -ge 5 ]; then kill "$qpid" 2>/dev/null || true; break; fi
@@ -186,6 +209,7 @@ qemu() {
   tr -d '\r' < "$log" > "$log.txt" && mv "$log.txt" "$log"
   tr -d '\r' < "$channel" > "$channel.txt" && mv "$channel.txt" "$channel"
   echo "  qemu: the guest ended after $((SECONDS - t0))s" >&2
+  [ -z "$stalled" ] || return 3
 }
 
 # firmware_log WORK: boots the demo target straight from the firmware, on the same QEMU machine as
