@@ -1,6 +1,8 @@
 // Package eventlog writes, parses and replays the TCG PC Client crypto-agile event log: the
 // binary measurement log firmware leaves for the OS and that this project hands to the kexec'd
-// system (TCG PC Client Platform Firmware Profile, "Crypto Agile Log Entry Format").
+// system (TCG PC Client Platform Firmware Profile, "Crypto Agile Log Entry Format"). It also
+// reads and writes the older SHA-1 format that TPM 1.2 machines and SHA-1-only firmware leave
+// (TCG PC Client Specific Implementation Specification for Conventional BIOS, TCG_PCClientPCREvent).
 //
 // It is pure: it never touches a TPM, a file or a device. A log that Parse returns is
 // unverified: its events are claims until Verify has matched their replay against PCR values
@@ -9,7 +11,9 @@
 //
 // Layout, all integers little-endian: a legacy SHA-1 format header event (PCR 0, EV_NO_ACTION,
 // 20 zero bytes, size, "Spec ID Event03" body listing the banks) followed by TCG_PCR_EVENT2
-// events (PCR, type, digest count, {TPM_ALG_ID, digest} per bank, size, data).
+// events (PCR, type, digest count, {TPM_ALG_ID, digest} per bank, size, data). A legacy SHA-1
+// log is only records of the header's shape (PCR, type, SHA-1 digest, size, data); its first may
+// be an EV_NO_ACTION "Spec ID Event00" or "Spec ID Event02" record, or a measured event.
 package eventlog
 
 import (
@@ -29,9 +33,9 @@ var (
 	// ErrTruncated means the input ended inside a field, or a size field claims more bytes than
 	// the input has left.
 	ErrTruncated = errors.New("eventlog: truncated")
-	// ErrNotCryptoAgile means the first event is not a TCG "Spec ID Event03" header, as in a
-	// TPM 1.2 SHA-1 log.
-	ErrNotCryptoAgile = errors.New("eventlog: not a crypto-agile log")
+	// ErrMixedFormats means a "Spec ID Event03" header (which opens a crypto-agile log) where
+	// a legacy SHA-1 log has a record: the two formats cannot share a log.
+	ErrMixedFormats = errors.New("eventlog: crypto-agile header in a legacy SHA-1 log")
 	// ErrHeader means the Spec ID header is malformed or lists banks this package rejects.
 	ErrHeader = errors.New("eventlog: bad Spec ID header")
 	// ErrUnknownAlg means an algorithm ID that this package does not know.
@@ -53,7 +57,10 @@ var (
 
 // ParseError says where Parse stopped: which event, at which byte offsets, and why.
 type ParseError struct {
-	Index       int // event index: 0 is the Spec ID header, 1 the first TCG_PCR_EVENT2
+	// Index is the event's index, numbered as Event.Index: 0 is the crypto-agile Spec ID
+	// header, 1 the first event after it, or the first record of a legacy SHA-1 log. An input
+	// with no event at all (empty, or only padding) is reported as index 0.
+	Index       int
 	EventOffset int // byte offset of the start of that event
 	Offset      int // byte offset of the field at fault
 	Err         error
@@ -74,11 +81,14 @@ type Digest struct {
 	Sum []byte
 }
 
-// Event is one TCG_PCR_EVENT2. All its fields are unverified claims until Verify; Type and
-// Data are never covered by the PCR value, only the digests are.
+// Event is one TCG_PCR_EVENT2, or one TCG_PCClientPCREvent of a legacy SHA-1 log. All its
+// fields are unverified claims until Verify; Type and Data are never covered by the PCR value,
+// only the digests are.
 type Event struct {
-	// Index is the event's position in the log: 0 is the Spec ID header (which is not an
-	// Event), so Log.Events[i].Index == i+1 in every log this package builds or parses.
+	// Index is the event's position in the log: 0 is the Spec ID header of a crypto-agile log
+	// (which is not an Event). A legacy log has no such header, and its first record (even a
+	// "Spec ID Event00" one, which is an Event there) is 1 too, so Log.Events[i].Index == i+1
+	// in every log of either format that this package builds or parses.
 	Index   int
 	PCR     uint32
 	Type    EventType
@@ -102,7 +112,8 @@ type AlgSize struct {
 	Size uint16
 }
 
-// SpecID is the body of the log's first event (TCG_EfiSpecIDEvent, "Spec ID Event03").
+// SpecID is the body of the log's first event (TCG_EfiSpecIDEvent, "Spec ID Event03"). A legacy
+// log has none: its SpecID only lists the SHA-1 bank (see Log).
 type SpecID struct {
 	PlatformClass uint32 // 0 client, 1 server
 	Minor, Major  uint8  // spec version: 0 and 2 for TPM 2.0 logs
@@ -112,11 +123,20 @@ type SpecID struct {
 	VendorInfo    []byte // at most 255 bytes
 }
 
-// Log is a crypto-agile event log. A parsed Log is unverified until Replay's values match PCR
-// values read from a TPM (Verify). A Log is not safe for concurrent use while it is appended to.
+// Log is a TCG event log, crypto-agile or legacy SHA-1. A parsed Log is unverified until
+// Replay's values match PCR values read from a TPM (Verify). A Log is not safe for concurrent
+// use while it is appended to.
+//
+// A legacy log (Legacy true) is one SHA-1 bank: its SpecID is not in its bytes but made up so
+// that Banks, Append, Replay, Verify and CheckDigests work unchanged, and lists only
+// {AlgSHA1, 20} with every other field zero. Marshal writes each format back as it was read.
 type Log struct {
+	// Legacy is true for a log in the SHA-1 format of TPM 1.2 and SHA-1-only firmware: records
+	// of PCR, type, SHA-1 digest, size and data, without a "Spec ID Event03" header.
+	Legacy bool
 	SpecID SpecID
-	// Events are all events after the Spec ID header, EV_NO_ACTION ones included.
+	// Events are all events after the Spec ID header, EV_NO_ACTION ones included; in a legacy
+	// log, every record, its first (which may be a "Spec ID Event00" EV_NO_ACTION) included.
 	Events []Event
 }
 
@@ -125,7 +145,8 @@ const (
 	// Bytes of the Spec ID body before the algorithm list: signature, platformClass,
 	// 4 version bytes, numberOfAlgorithms.
 	specIDFixed = 16 + 4 + 4 + 4
-	// Bytes of the legacy header event before its data: PCR, type, SHA-1 digest, size.
+	// Bytes of the legacy header event, and of every record of a legacy log, before its data:
+	// PCR, type, SHA-1 digest, size.
 	legacyHeader = 4 + 4 + 20 + 4
 	// Bytes of a TCG_PCR_EVENT2 before its digests: PCR, type, digest count.
 	event2Header = 4 + 4 + 4
@@ -145,7 +166,51 @@ func New(algs []Alg) (*Log, error) {
 	return &Log{SpecID: spec}, nil
 }
 
-// validate reports whether s is a header this package writes and accepts.
+// NewLegacy returns an empty legacy SHA-1 log (Log.Legacy): one bank, SHA-1. Marshal refuses
+// it until it holds an event, since a legacy log without one cannot be told from no log.
+func NewLegacy() *Log {
+	return &Log{Legacy: true, SpecID: legacySpecID()}
+}
+
+// legacySpecID returns the made-up SpecID of every legacy log.
+func legacySpecID() SpecID {
+	return SpecID{Algs: []AlgSize{{Alg: AlgSHA1, Size: uint16(AlgSHA1.Size())}}}
+}
+
+// validate reports whether l's SpecID is one this package writes and accepts for l's format.
+func (l *Log) validate() error {
+	if !l.Legacy {
+		return l.SpecID.validate()
+	}
+	s := &l.SpecID
+	if len(s.Algs) != 1 || s.Algs[0] != (AlgSize{Alg: AlgSHA1, Size: 20}) {
+		return fmt.Errorf("%w: a legacy SHA-1 log lists banks %v, want only {sha1 20}", ErrHeader, s.Algs)
+	}
+	if s.PlatformClass != 0 || s.Minor != 0 || s.Major != 0 || s.Errata != 0 || s.UintnSize != 0 || len(s.VendorInfo) != 0 {
+		return fmt.Errorf("%w: a legacy SHA-1 log has no Spec ID header to write, but its SpecID sets fields other than Algs", ErrHeader)
+	}
+	return nil
+}
+
+// isSpecID03 reports whether an event is a crypto-agile "Spec ID Event03" header by its type and
+// data; where it may stand (PCR 0, zero digest, first in the log) is for the caller to check.
+func isSpecID03(typ EventType, data []byte) bool {
+	return typ == EvNoAction && bytes.HasPrefix(data, []byte(specIDSignature))
+}
+
+// isCryptoAgile reports whether b opens with a crypto-agile header: a record of PCR 0,
+// EV_NO_ACTION, zero SHA-1 digest and data of at least 16 bytes that start with the
+// "Spec ID Event03" signature. Anything else is read as a legacy SHA-1 log.
+func isCryptoAgile(b []byte) bool {
+	if len(b) < legacyHeader+len(specIDSignature) {
+		return false
+	}
+	le := binary.LittleEndian
+	return le.Uint32(b[0:]) == 0 && EventType(le.Uint32(b[4:])) == EvNoAction && allZero(b[8:28]) &&
+		le.Uint32(b[28:]) >= uint32(len(specIDSignature)) && isSpecID03(EvNoAction, b[legacyHeader:])
+}
+
+// validate reports whether s is a crypto-agile header this package writes and accepts.
 func (s *SpecID) validate() error {
 	if s.Major != 2 || s.Minor != 0 {
 		return fmt.Errorf("%w: spec version %d.%d, want 2.0", ErrHeader, s.Major, s.Minor)
@@ -209,7 +274,7 @@ func (l *Log) Append(pcr uint32, typ EventType, data []byte) (Event, error) {
 // the log exactly once with the bank's digest size; they are stored in bank order. It returns a
 // copy of the event.
 func (l *Log) AppendDigests(pcr uint32, typ EventType, digests []Digest, data []byte) (Event, error) {
-	if err := l.SpecID.validate(); err != nil {
+	if err := l.validate(); err != nil {
 		return Event{}, fmt.Errorf("eventlog: append %v to PCR %d: %w", typ, pcr, err)
 	}
 	if pcr >= NumPCRs {
@@ -220,6 +285,9 @@ func (l *Log) AppendDigests(pcr uint32, typ EventType, digests []Digest, data []
 	}
 	if err := checkDigests(l.SpecID.Algs, digests); err != nil {
 		return Event{}, fmt.Errorf("eventlog: append %v to PCR %d: %w", typ, pcr, err)
+	}
+	if l.Legacy && isSpecID03(typ, data) {
+		return Event{}, fmt.Errorf("eventlog: append %v to PCR %d: %w: its data is a \"Spec ID Event03\" header", typ, pcr, ErrMixedFormats)
 	}
 	e := Event{Index: len(l.Events) + 1, PCR: pcr, Type: typ, Data: clone(data)}
 	for _, as := range l.SpecID.Algs {
@@ -283,20 +351,44 @@ func bankSize(banks []AlgSize, a Alg) (int, bool) {
 	return 0, false
 }
 
-// Marshal returns the binary log: the Spec ID header event, then every event. It fails for a
-// Log that Parse would reject (possible only for a Log built or changed by hand); Index fields
-// are not written and not checked.
+// Marshal returns the binary log in its format: for a crypto-agile log the Spec ID header event,
+// then every event as a TCG_PCR_EVENT2; for a legacy log (Legacy) every event as a SHA-1 record.
+// It fails for a Log that Parse would reject (possible only for a Log built or changed by hand):
+// among others, a legacy log with no event, with a "Spec ID Event03" EV_NO_ACTION event, or
+// whose last event would be 32 zero bytes (which Parse reads as padding).
+// Index fields are not written and not checked.
 func (l *Log) Marshal() ([]byte, error) {
-	if err := l.SpecID.validate(); err != nil {
+	if err := l.validate(); err != nil {
 		return nil, fmt.Errorf("eventlog: marshal: %w", err)
 	}
+	if l.Legacy {
+		if len(l.Events) == 0 {
+			return nil, fmt.Errorf("eventlog: marshal: %w: a legacy SHA-1 log without events would be empty, which Parse rejects", ErrInvalid)
+		}
+		if last := l.Events[len(l.Events)-1]; isZeroRecord(last) {
+			return nil, fmt.Errorf("eventlog: marshal event %d: %w: the last event of a legacy SHA-1 log would be 32 zero bytes, which Parse reads as padding", last.Index, ErrInvalid)
+		}
+	}
 	size := legacyHeader + specIDFixed + 4*len(l.SpecID.Algs) + 1 + len(l.SpecID.VendorInfo)
+	if l.Legacy {
+		size = 0
+	}
 	for _, e := range l.Events {
 		if err := checkDigests(l.SpecID.Algs, e.Digests); err != nil {
 			return nil, fmt.Errorf("eventlog: marshal event %d: %w", e.Index, err)
 		}
+		if e.PCR >= NumPCRs {
+			return nil, fmt.Errorf("eventlog: marshal event %d: %w: PCR index %d, want below %d", e.Index, ErrInvalid, e.PCR, NumPCRs)
+		}
 		if uint64(len(e.Data)) > math.MaxUint32 {
 			return nil, fmt.Errorf("eventlog: marshal event %d: %w: %d bytes of data do not fit a u32 size", e.Index, ErrInvalid, len(e.Data))
+		}
+		if l.Legacy {
+			if isSpecID03(e.Type, e.Data) {
+				return nil, fmt.Errorf("eventlog: marshal event %d: %w: a legacy SHA-1 log cannot hold a \"Spec ID Event03\" header", e.Index, ErrMixedFormats)
+			}
+			size += legacyHeader + len(e.Data)
+			continue
 		}
 		size += event2Header + 4 + len(e.Data)
 		for _, d := range e.Digests {
@@ -306,6 +398,16 @@ func (l *Log) Marshal() ([]byte, error) {
 
 	le := binary.LittleEndian
 	b := make([]byte, 0, size)
+	if l.Legacy {
+		for _, e := range l.Events {
+			b = le.AppendUint32(b, e.PCR)
+			b = le.AppendUint32(b, uint32(e.Type))
+			b = append(b, e.Digests[0].Sum...) // checkDigests: one SHA-1 digest
+			b = le.AppendUint32(b, uint32(len(e.Data)))
+			b = append(b, e.Data...)
+		}
+		return b, nil
+	}
 	s := &l.SpecID
 	b = le.AppendUint32(b, 0)
 	b = le.AppendUint32(b, uint32(EvNoAction))
@@ -389,31 +491,75 @@ func (r *reader) sized(what string) ([]byte, error) {
 	return r.take(int(n), what)
 }
 
-// Parse parses a whole binary crypto-agile log, as firmware leaves it and Marshal writes it. The
-// result is unverified: see Verify.
+// Parse parses a whole binary event log, crypto-agile or legacy SHA-1, as firmware leaves it and
+// Marshal writes it. The result is unverified: see Verify.
 //
-// Every event must name a PCR below NumPCRs and carry exactly one digest per bank of the
-// header, in any order. Banks must be algorithms
-// this package knows (SHA-1, SHA-256, SHA-384, SHA-512, SM3) with their standard sizes. Parse
-// stops without error where the rest of the input is all 0x00 or all 0xFF bytes, the padding
-// firmware leaves after the last event in a fixed-size log area. Errors are *ParseError.
+// The content decides the format: a log whose first record is PCR 0, EV_NO_ACTION, with a zero
+// SHA-1 digest and a "Spec ID Event03" body is crypto-agile; any other is read as a legacy SHA-1
+// log (Log.Legacy), whose first record may be a "Spec ID Event00" or "Spec ID Event02"
+// EV_NO_ACTION (kept as Events[0]) or a measured event. A "Spec ID Event03" EV_NO_ACTION record
+// anywhere in a legacy log is an error (ErrMixedFormats); legacy records after a crypto-agile
+// header fail as TCG_PCR_EVENT2 events with a wrong digest count (ErrDigests).
+//
+// Every event must name a PCR below NumPCRs and, in a crypto-agile log, carry exactly one digest
+// per bank of the header, in any order. Banks must be algorithms this package knows (SHA-1,
+// SHA-256, SHA-384, SHA-512, SM3) with their standard sizes. No size field may claim more bytes
+// than the input has left. Parse stops without error where the rest of the input is all 0x00 or
+// all 0xFF bytes, the padding firmware leaves after the last event in a fixed-size log area; a
+// legacy log needs at least one event before it, and its last event cannot be 32 zero bytes
+// (0xFF padding after one would let it through where Marshal could not write it back). Errors
+// are *ParseError.
 func Parse(b []byte) (*Log, error) {
 	r := &reader{b: b}
-	var l Log
-	if err := parseHeader(r, &l.SpecID); err != nil {
-		return nil, err
+	l := &Log{}
+	if isCryptoAgile(b) {
+		if err := parseHeader(r, &l.SpecID); err != nil {
+			return nil, err
+		}
+	} else {
+		l = NewLegacy()
 	}
 	// Padding is a run of 0x00 or of 0xFF bytes that lasts to the end of the input.
-	zeroPad := len(bytes.TrimRight(b, "\x00"))
-	ffPad := len(bytes.TrimRight(b, "\xff"))
+	zeroPad, ffPad := padStart(b, 0x00), padStart(b, 0xFF)
 	for index := 1; r.off < zeroPad && r.off < ffPad; index++ {
-		e, err := parseEvent(r, index, l.SpecID.Algs)
+		var e Event
+		var err error
+		if l.Legacy {
+			e, err = parseLegacyEvent(r, index)
+		} else {
+			e, err = parseEvent(r, index, l.SpecID.Algs)
+		}
 		if err != nil {
 			return nil, err
 		}
 		l.Events = append(l.Events, e)
 	}
-	return &l, nil
+	if l.Legacy && len(l.Events) == 0 {
+		return nil, &ParseError{Index: 0, Err: fmt.Errorf("%w: no event in %d bytes (empty, or only 0x00 or 0xFF padding)", ErrTruncated, len(b))}
+	}
+	if n := len(l.Events); l.Legacy && isZeroRecord(l.Events[n-1]) {
+		// Only 0xFF padding after it lets Parse see it; Marshal's output would end with it,
+		// and there it reads as zero padding.
+		off := r.off - legacyHeader
+		return nil, &ParseError{Index: n, EventOffset: off, Offset: off, Err: fmt.Errorf("%w: the last record is 32 zero bytes (PCR 0, EV_PREBOOT_CERT, zero digest, no data), which cannot be told from zero padding", ErrInvalid)}
+	}
+	return l, nil
+}
+
+// padStart returns the offset where the run of byte c that ends b starts, len(b) if b does not
+// end with c. (bytes.TrimRight would not do: it reads its cutset "\xff" as U+FFFD and so trims
+// every byte that is not valid UTF-8.)
+func padStart(b []byte, c byte) int {
+	i := len(b)
+	for i > 0 && b[i-1] == c {
+		i--
+	}
+	return i
+}
+
+// isZeroRecord reports whether e is a legacy record written as 32 zero bytes.
+func isZeroRecord(e Event) bool {
+	return e.PCR == 0 && e.Type == 0 && len(e.Data) == 0 && len(e.Digests) == 1 && allZero(e.Digests[0].Sum)
 }
 
 func parseHeader(r *reader, s *SpecID) error {
@@ -427,7 +573,8 @@ func parseHeader(r *reader, s *SpecID) error {
 	}
 	le := binary.LittleEndian
 	if pcr, typ := le.Uint32(hdr[0:]), EventType(le.Uint32(hdr[4:])); pcr != 0 || typ != EvNoAction {
-		return fail(fmt.Errorf("%w: first event is PCR %d %v, want PCR 0 EV_NO_ACTION", ErrNotCryptoAgile, pcr, typ))
+		// Parse calls parseHeader only after isCryptoAgile checked this; kept for safety.
+		return fail(fmt.Errorf("%w: first event is PCR %d %v, want PCR 0 EV_NO_ACTION", ErrHeader, pcr, typ))
 	}
 	fieldOff = r.off
 	sha1, err := r.take(20, "Spec ID header event digest")
@@ -452,7 +599,7 @@ func parseHeader(r *reader, s *SpecID) error {
 		return fail(err)
 	}
 	if string(sig) != specIDSignature {
-		return fail(fmt.Errorf("%w: signature %q, want %q", ErrNotCryptoAgile, sig, specIDSignature))
+		return fail(fmt.Errorf("%w: signature %q, want %q", ErrHeader, sig, specIDSignature))
 	}
 	next()
 	if s.PlatformClass, err = br.u32("platformClass"); err != nil {
@@ -534,7 +681,12 @@ func parseEvent(r *reader, index int, banks []AlgSize) (Event, error) {
 	}
 	fieldOff = start + 8
 	if count != uint32(len(banks)) {
-		return fail(fmt.Errorf("%w: digest count %d, the header lists %d banks", ErrDigests, count, len(banks)))
+		hint := ""
+		if end := start + legacyHeader; end <= len(r.b) && uint64(le.Uint32(r.b[end-4:])) <= uint64(len(r.b)-end) {
+			// The bytes also read as a legacy SHA-1 record: PCR, type, digest, size that fits.
+			hint = "; if this is a legacy SHA-1 record, a crypto-agile log cannot hold one"
+		}
+		return fail(fmt.Errorf("%w: digest count %d, the header lists %d banks%s", ErrDigests, count, len(banks), hint))
 	}
 	e.Digests = make([]Digest, 0, count)
 	for range count {
@@ -560,6 +712,46 @@ func parseEvent(r *reader, index int, banks []AlgSize) (Event, error) {
 	data, err := r.sized("event data")
 	if err != nil {
 		return fail(err)
+	}
+	e.Data = clone(data)
+	return e, nil
+}
+
+// parseLegacyEvent reads one TCG_PCClientPCREvent of a legacy SHA-1 log: PCR, type, SHA-1
+// digest, size, data.
+func parseLegacyEvent(r *reader, index int) (Event, error) {
+	start := r.off
+	fieldOff := start
+	fail := func(e error) (Event, error) {
+		return Event{}, &ParseError{Index: index, EventOffset: start, Offset: fieldOff, Err: e}
+	}
+	e := Event{Index: index}
+	hdr, err := r.take(8, "event header")
+	if err != nil {
+		return fail(err)
+	}
+	le := binary.LittleEndian
+	e.PCR, e.Type = le.Uint32(hdr[0:]), EventType(le.Uint32(hdr[4:]))
+	if e.PCR >= NumPCRs {
+		return fail(fmt.Errorf("%w: PCR index %d, want below %d", ErrInvalid, e.PCR, NumPCRs))
+	}
+	fieldOff = r.off
+	sum, err := r.take(AlgSHA1.Size(), "SHA-1 digest")
+	if err != nil {
+		return fail(err)
+	}
+	e.Digests = []Digest{{Alg: AlgSHA1, Sum: clone(sum)}}
+	fieldOff = r.off
+	data, err := r.sized("event data")
+	if err != nil {
+		return fail(err)
+	}
+	if isSpecID03(e.Type, data) {
+		fieldOff = start + legacyHeader
+		if index == 1 {
+			return fail(fmt.Errorf("%w: the first record, PCR %d with SHA-1 digest %x, is a \"Spec ID Event03\" header, which must be PCR 0 with a zero digest", ErrMixedFormats, e.PCR, sum))
+		}
+		return fail(fmt.Errorf("%w: a \"Spec ID Event03\" header after %d legacy records; a crypto-agile header can only open a log", ErrMixedFormats, index-1))
 	}
 	e.Data = clone(data)
 	return e, nil

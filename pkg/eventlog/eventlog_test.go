@@ -251,11 +251,17 @@ func TestParseErrors(t *testing.T) {
 		index, off int
 	}{
 		{"empty", nil, ErrTruncated, 0, 0},
-		{"truncated header", base[:20], ErrTruncated, 0, 8},
+		// 20 bytes cannot show the signature: read as the first record of a legacy log.
+		{"truncated header", base[:20], ErrTruncated, 1, 8},
 		{"truncated Spec ID body", base[:50], ErrTruncated, 0, 28},
 		{"truncated algorithm list", edit(func(b []byte) []byte { return put32(b, 28, 30) })[:62], ErrTruncated, 0, offNumAlgs},
-		{"SHA-1 log", edit(func(b []byte) []byte { return put32(b, 4, uint32(EvSCRTMVersion)) }), ErrNotCryptoAgile, 0, 0},
-		{"bad signature", edit(func(b []byte) []byte { b[32] = 'X'; return b }), ErrNotCryptoAgile, 0, 32},
+		// A Spec ID Event03 header that is not PCR 0 with a zero digest makes the input a legacy
+		// log that opens with a crypto-agile header.
+		{"header with a non-zero digest", edit(func(b []byte) []byte { b[27] = 1; return b }), ErrMixedFormats, 1, 32},
+		{"header on PCR 1", edit(func(b []byte) []byte { return put32(b, 0, 1) }), ErrMixedFormats, 1, 32},
+		// Legacy records after a crypto-agile header: the SHA-1 digest's first bytes are read as
+		// the digest count.
+		{"legacy record after the header", append(bytes.Clone(base[:offEvent1]), legacyRecord(4, EvIPL, []byte("abc"))...), ErrDigests, 1, offEvent1 + 8},
 		{"spec version 1.2", edit(func(b []byte) []byte { b[offVersion] = 2; b[offVersion+1] = 1; return b }), ErrHeader, 0, offVersion},
 		{"zero algorithms", edit(func(b []byte) []byte { return put32(b, offNumAlgs, 0) }), ErrHeader, 0, offNumAlgs},
 		{"huge algorithm count", edit(func(b []byte) []byte { return put32(b, offNumAlgs, 0xFFFFFFFF) }), ErrTruncated, 0, offNumAlgs},
@@ -272,6 +278,9 @@ func TestParseErrors(t *testing.T) {
 		{"PCR out of range", edit(func(b []byte) []byte { return put32(b, offEvent2, 24) }), ErrInvalid, 2, offEvent2},
 		{"non-zero byte after zero padding", append(append(bytes.Clone(base), make([]byte, 16)...), 1), ErrDigests, 3, offEnd + 8},
 		{"trailing garbage", append(bytes.Clone(base), 1, 2, 3), ErrTruncated, 3, offEnd},
+		// Only 0xFF is 0xFF padding, not every byte that is not valid UTF-8 (found by fuzzing).
+		{"one 0xfd byte after the log", append(bytes.Clone(base), 0xFD), ErrTruncated, 3, offEnd},
+		{"0x80 bytes after the log", append(bytes.Clone(base), 0x80, 0x80), ErrTruncated, 3, offEnd},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(tc.in)

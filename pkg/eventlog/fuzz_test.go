@@ -3,13 +3,15 @@ package eventlog
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// FuzzParseEventLog checks that Parse never panics, that every log it accepts marshals back to bytes
-// that parse to the same log, and that replaying an accepted log does not panic.
+// FuzzParseEventLog checks that Parse never panics, that every log it accepts, crypto-agile or
+// legacy SHA-1, marshals back to bytes that parse to the same log, and that replaying an accepted
+// log does not panic.
 func FuzzParseEventLog(f *testing.F) {
 	// Seeds stay small (under 500 bytes): when a mutation finds new coverage the fuzzer minimizes
 	// it with a quadratic search, and a multi-kilobyte input stalls fuzzing for the default 60 s.
@@ -37,6 +39,17 @@ func FuzzParseEventLog(f *testing.F) {
 		f.Fatal(err)
 	}
 	seeds = append(seeds, marshal(f, l))
+	// Legacy SHA-1 logs: with a Spec ID Event00 record first, with a measured event first, and
+	// with StartupLocality first; and a crypto-agile header inside a legacy log.
+	seeds = append(seeds, legacyBase(f), marshal(f, buildLegacy(f)))
+	legacy := NewLegacy()
+	if _, err := legacy.AppendStartupLocality(3); err != nil {
+		f.Fatal(err)
+	}
+	if _, err := legacy.Append(0, EvSCRTMVersion, []byte("v")); err != nil {
+		f.Fatal(err)
+	}
+	seeds = append(seeds, marshal(f, legacy), slices.Concat(legacyBase(f)[:offRec3], goldenBytes(f)))
 	for _, s := range seeds[:len(seeds):len(seeds)] {
 		for _, n := range []int{0, 8, 31, 40, 60, len(s) / 2, len(s) - 1} {
 			if n <= len(s) {

@@ -39,7 +39,7 @@ func (l *Log) Replay() (PCRs, error) {
 
 // replay returns the values and, per PCR, the index of the last event that set it.
 func (l *Log) replay() (PCRs, map[uint32]int, error) {
-	if err := l.SpecID.validate(); err != nil {
+	if err := l.validate(); err != nil {
 		return nil, nil, fmt.Errorf("eventlog: replay: %w", err)
 	}
 	pcrs := PCRs{}
