@@ -467,3 +467,26 @@ func FuzzInitramfsPaths(f *testing.F) {
 		}
 	})
 }
+
+// TestSwallowingRecord is the review's "swallowed handover": a measured initramfs whose last
+// uncompressed record claims more bytes than remain would take the archives appended after it
+// (the handed-over logs, firmware) in as that file's data, leaving the initramfs's own
+// /measuredboot to stand alone in the next system. It must be an error, so that the boot is
+// refused, not a tree to append to.
+func TestSwallowingRecord(t *testing.T) {
+	own := records(t, cpio.Directory("measuredboot", 0o755), cpio.StaticFile("measuredboot/tcg.log", "forged", 0o644))
+	// A file record claiming 4096 bytes of which only 10 follow, with no trailer.
+	swallow := records(t, cpio.StaticFile("swallow", strings.Repeat("x", 4096), 0o644))
+	hdr := len(swallow) - 4096
+	measured := append(slices.Clone(own), swallow[:hdr+10]...)
+	if _, err := ParseInitramfs(measured); err == nil {
+		t.Fatal("ParseInitramfs accepted an initramfs whose last record claims more bytes than remain")
+	}
+	if _, err := AppendLogs(measured, map[string][]byte{"tcg.log": []byte("log")}); err == nil {
+		t.Fatal("AppendLogs appended after a record that would swallow the logs")
+	}
+	// The same record complete, with a trailer, parses: the error is about the claim.
+	if _, err := ParseInitramfs(append(slices.Clone(own), archive(t, cpio.StaticFile("swallow", strings.Repeat("x", 4096), 0o644))...)); err != nil {
+		t.Fatalf("ParseInitramfs of the complete archive = %v", err)
+	}
+}

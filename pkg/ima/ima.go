@@ -25,6 +25,10 @@ const (
 	TemplateNG  = "ima-ng"
 	TemplateSig = "ima-sig"
 	TemplateBuf = "ima-buf"
+	// TemplateIMA is the original template (kernels before 3.13 by default, and ima_template=ima
+	// with ima_hash=sha1 since): a SHA-1 file digest and a name of at most 255 bytes, laid out
+	// differently from the others in the lists and in the bytes its template digest covers.
+	TemplateIMA = "ima"
 )
 
 // ErrUnknownHash is returned for a hash that has no IMA name or is not linked into the binary.

@@ -34,8 +34,8 @@ var (
 	ErrListTruncated = errors.New("ima: measurement list truncated")
 	// ErrListMalformed means a record or line that is not in the kernel's format.
 	ErrListMalformed = errors.New("ima: malformed measurement list")
-	// ErrUnsupportedTemplate means a template this package cannot rebuild an Entry for, or the
-	// legacy "ima" template, whose binary records have a different layout.
+	// ErrUnsupportedTemplate means a template this package cannot rebuild an entry's template
+	// data for.
 	ErrUnsupportedTemplate = errors.New("ima: unsupported template")
 	// ErrTemplateDigest means an entry's template digest is not the hash of its template data;
 	// see TemplateDigestError.
@@ -101,15 +101,57 @@ type ListEntry struct {
 	PCR      uint32
 	Digest   []byte // the template digest: SHA-1 in the classic list, the bank's hash in a per-bank list
 	Template string // the template name, e.g. "ima-ng"
-	Data     []byte // the template data: for each field, a u32 little-endian length and the bytes
+	// Data is the template data: for each field, a u32 little-endian length and the bytes. For
+	// the legacy "ima" template it is what that template's digest covers instead: the 20-byte
+	// SHA-1 file digest and the name padded with NULs to 256 bytes (LegacyData).
+	Data []byte
 }
 
-// Fields splits the entry's template data into its fields (ParseTemplateData).
-func (e ListEntry) Fields() ([][]byte, error) { return ParseTemplateData(e.Data) }
+// Legacy "ima" template sizes: its file digest is SHA-1, its name at most 255 bytes, and the
+// bytes its template digest covers are the digest and the name padded to 256 bytes
+// (ima_calc_field_array_hash_tfm).
+const (
+	legacyDigest  = 20
+	legacyNameMax = 255
+	legacyData    = legacyDigest + legacyNameMax + 1
+)
+
+// LegacyData returns what an "ima" template entry's template digest is the hash of: the SHA-1
+// file digest followed by the name padded with NULs to 256 bytes. The name must be at most 255
+// bytes without a NUL, the digest 20 bytes.
+func LegacyData(digest []byte, name string) ([]byte, error) {
+	if len(digest) != legacyDigest {
+		return nil, fmt.Errorf("%w: ima template digest is %d bytes, want %d (SHA-1)", ErrListMalformed, len(digest), legacyDigest)
+	}
+	if name == "" || len(name) > legacyNameMax || strings.IndexByte(name, 0) >= 0 {
+		return nil, fmt.Errorf("%w: ima template name %q: want 1-%d bytes without a NUL", ErrListMalformed, clip(name), legacyNameMax)
+	}
+	b := make([]byte, legacyData)
+	copy(b, digest)
+	copy(b[legacyDigest:], name)
+	return b, nil
+}
+
+// Fields splits the entry's template data into its fields (ParseTemplateData). For the legacy
+// "ima" template they are the raw SHA-1 file digest and the name with a NUL, the same shapes as
+// an ima-ng entry's d-ng digest and n-ng name fields but with no algorithm prefix on the digest.
+func (e ListEntry) Fields() ([][]byte, error) {
+	if e.Template == TemplateIMA {
+		if len(e.Data) != legacyData {
+			return nil, fmt.Errorf("%w: ima template data is %d bytes, want %d", ErrListMalformed, len(e.Data), legacyData)
+		}
+		name := bytes.TrimRight(e.Data[legacyDigest:], "\x00")
+		return [][]byte{e.Data[:legacyDigest:legacyDigest], append(slices.Clip(name), 0)}, nil
+	}
+	return ParseTemplateData(e.Data)
+}
 
 // Entry re-derives the Entry the record describes: its PCR, template and fields. Its
 // TemplateData equals e.Data. The result is as unverified as e.
 func (e ListEntry) Entry() (Entry, error) {
+	if e.Template == TemplateIMA {
+		return Entry{}, fmt.Errorf("%w: the legacy ima template has no ima-ng style template data", ErrUnsupportedTemplate)
+	}
 	f, err := e.Fields()
 	if err != nil {
 		return Entry{}, err
@@ -118,7 +160,8 @@ func (e ListEntry) Entry() (Entry, error) {
 }
 
 // Name returns the entry's n-ng field (the file name, "boot_aggregate", "kexec-cmdline") without
-// its NUL, or "" if the template data has no second field. It is for messages: it is unverified.
+// its NUL (for the "ima" template, its name), or "" if the template data has no second field. It
+// is for messages: it is unverified.
 func (e ListEntry) Name() string {
 	f, err := e.Fields()
 	if err != nil || len(f) < 2 {
@@ -162,11 +205,20 @@ func (e ListEntry) CheckDigest(h crypto.Hash) error {
 
 // AppendBinary appends e's binary_runtime_measurements record to b, with e.Digest as it is (it
 // is not recomputed; see Entry.AppendBinary for that).
+//
+// An "ima" template record has no template data length: the 20-byte file digest, then the name
+// with a u32 length and no NUL, as the kernel writes it.
 func (e ListEntry) AppendBinary(b []byte) []byte {
 	b = binary.LittleEndian.AppendUint32(b, e.PCR)
 	b = append(b, e.Digest...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(e.Template)))
 	b = append(b, e.Template...)
+	if e.Template == TemplateIMA && len(e.Data) == legacyData {
+		name := bytes.TrimRight(e.Data[legacyDigest:], "\x00")
+		b = append(b, e.Data[:legacyDigest]...)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(name)))
+		return append(b, name...)
+	}
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(e.Data)))
 	return append(b, e.Data...)
 }
@@ -179,8 +231,8 @@ func (e ListEntry) AppendBinary(b []byte) []byte {
 // must be well-formed template data, and for ima-ng, ima-sig and ima-buf have those templates'
 // fields. The returned entries alias b. Errors are *ListError.
 //
-// The legacy "ima" template (kernels before 3.13 by default) writes records without a data
-// length and is refused with ErrUnsupportedTemplate.
+// The legacy "ima" template's records have no template data length: a 20-byte SHA-1 file digest,
+// then a u32 name length (1-255) and the name without a NUL; their Data is LegacyData.
 func ParseBinaryList(b []byte, digestSize int) ([]ListEntry, error) {
 	if digestSize < 1 || digestSize > MaxListDigest {
 		return nil, fmt.Errorf("ima: binary measurement list: digest size %d is not a PCR bank's (1-%d bytes)", digestSize, MaxListDigest)
@@ -212,8 +264,29 @@ func ParseBinaryList(b []byte, digestSize int) ([]ListEntry, error) {
 		}
 		e.Template = string(name)
 		off += int(n)
-		if e.Template == "ima" {
-			return nil, fail(fmt.Errorf("%w: the legacy \"ima\" template's records have no data length; boot with ima_template=ima-ng", ErrUnsupportedTemplate))
+		if e.Template == TemplateIMA {
+			if len(b)-off < legacyDigest+4 {
+				return nil, fail(fmt.Errorf("%w: %d bytes left at offset %d, an ima record needs a 20-byte digest and a name length",
+					ErrListTruncated, len(b)-off, off))
+			}
+			d := b[off : off+legacyDigest]
+			off += legacyDigest
+			n := binary.LittleEndian.Uint32(b[off:])
+			off += 4
+			if n == 0 || n > legacyNameMax {
+				return nil, fail(fmt.Errorf("%w: ima template name length %d at offset %d, want 1-%d", ErrListMalformed, n, off-4, legacyNameMax))
+			}
+			if uint64(n) > uint64(len(b)-off) {
+				return nil, fail(fmt.Errorf("%w: ima template name length %d at offset %d, only %d bytes left", ErrListTruncated, n, off-4, len(b)-off))
+			}
+			data, err := LegacyData(d, string(b[off:off+int(n)]))
+			if err != nil {
+				return nil, fail(err)
+			}
+			off += int(n)
+			e.Data = data
+			out = append(out, e)
+			continue
 		}
 		if len(b)-off < 4 {
 			return nil, fail(fmt.Errorf("%w: %d bytes left at offset %d, want a 4-byte template data length", ErrListTruncated, len(b)-off, off))
@@ -374,22 +447,75 @@ func (e ASCIIEntry) Entry() (Entry, error) {
 	return Entry{PCR: e.PCR, Template: e.Template, Fields: fields}, nil
 }
 
-// CheckDigest rebuilds the template data from the line (Entry) and checks that e.Digest is h
-// over it, as ListEntry.CheckDigest does: an all-zero digest is a violation (ErrViolation), a
+// ListEntry rebuilds the binary list's record for the line: the same PCR, template digest and
+// template, and the template data (for the legacy "ima" template, LegacyData) that the template
+// digest must be the hash of. Templates other than ima, ima-ng, ima-sig and ima-buf fail with
+// ErrUnsupportedTemplate: their template data cannot be rebuilt from the line.
+func (e ASCIIEntry) ListEntry() (ListEntry, error) {
+	le := ListEntry{PCR: e.PCR, Digest: e.Digest, Template: e.Template}
+	if e.Template == TemplateIMA {
+		d, name, err := e.legacyFields()
+		if err != nil {
+			return ListEntry{}, err
+		}
+		if le.Data, err = LegacyData(d, name); err != nil {
+			return ListEntry{}, err
+		}
+		return le, nil
+	}
+	en, err := e.Entry()
+	if err != nil {
+		return ListEntry{}, err
+	}
+	le.Data = en.TemplateData()
+	return le, nil
+}
+
+// legacyFields returns an "ima" line's file digest and name (in which the kernel replaced every
+// space with '_', as in n-ng).
+func (e ASCIIEntry) legacyFields() ([]byte, string, error) {
+	if len(e.Fields) != 2 {
+		return nil, "", fmt.Errorf("%w: ima line has %d fields, want a digest and a name", ErrListMalformed, len(e.Fields))
+	}
+	d, err := hex.DecodeString(e.Fields[0])
+	if err != nil || len(d) != legacyDigest || hex.EncodeToString(d) != e.Fields[0] {
+		return nil, "", fmt.Errorf("%w: ima line's file digest %q: want 40 lower-case hex digits (SHA-1)", ErrListMalformed, clip(e.Fields[0]))
+	}
+	return d, e.Fields[1], nil
+}
+
+// CheckDigest rebuilds the template data from the line (ListEntry) and checks that e.Digest is
+// h over it, as ListEntry.CheckDigest does: an all-zero digest is a violation (ErrViolation), a
 // different one a *TemplateDigestError.
 func (e ASCIIEntry) CheckDigest(h crypto.Hash) error {
-	en, err := e.Entry()
+	le, err := e.ListEntry()
 	if err != nil {
 		return err
 	}
-	return ListEntry{PCR: e.PCR, Digest: e.Digest, Template: e.Template, Data: en.TemplateData()}.CheckDigest(h)
+	return le.CheckDigest(h)
+}
+
+// IsASCIIList reports whether b looks like an ASCII measurement list rather than a binary one: it
+// begins with a decimal PCR number and has no NUL in its first line. A binary list begins with a
+// u32 little-endian PCR, so a NUL follows its first byte for any PCR below 2^24. It only picks the
+// parser; the parser checks everything.
+func IsASCIIList(b []byte) bool {
+	if len(b) == 0 || b[0] < '0' || b[0] > '9' {
+		return false
+	}
+	line := b[:min(len(b), 256)]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	return bytes.IndexByte(line, 0) < 0
 }
 
 // ParseASCIIList parses an unverified ASCII measurement list: lines "PCR template-digest-hex
 // template-name field...", fields separated by single spaces (an empty field, such as ima-sig's
-// missing signature, leaves a trailing space). The last line may lack its newline. For ima-ng,
-// ima-sig and ima-buf the field count and encodings are checked. Errors are *ListError naming
-// the line.
+// missing signature, leaves a trailing space). The last line may lack its newline. For ima,
+// ima-ng, ima-sig and ima-buf the field count and encodings are checked. Every line's template
+// digest must have the first line's size (one bank per list). Errors are *ListError naming the
+// line.
 func ParseASCIIList(b []byte) ([]ASCIIEntry, error) {
 	s := string(b)
 	if s == "" {
@@ -399,6 +525,9 @@ func ParseASCIIList(b []byte) ([]ASCIIEntry, error) {
 	var out []ASCIIEntry
 	for i, line := range strings.Split(s, "\n") {
 		e, err := parseASCIILine(line)
+		if err == nil && len(out) > 0 && len(e.Digest) != len(out[0].Digest) {
+			err = fmt.Errorf("%w: template digest of %d bytes, line 1's is %d: a list holds one bank's digests", ErrListMalformed, len(e.Digest), len(out[0].Digest))
+		}
 		if err != nil {
 			return nil, &ListError{Index: len(out), Offset: -1, Line: i + 1, Err: err}
 		}
@@ -435,6 +564,11 @@ func parseASCIILine(line string) (ASCIIEntry, error) {
 			if c < ' ' || c == 0x7f {
 				return ASCIIEntry{}, fmt.Errorf("%w: field %q has control byte 0x%02x", ErrListMalformed, clip(f), c)
 			}
+		}
+	}
+	if e.Template == TemplateIMA {
+		if _, err := e.ListEntry(); err != nil {
+			return ASCIIEntry{}, err
 		}
 	}
 	if _, ok := templateFields[e.Template]; ok {

@@ -248,7 +248,11 @@ func TestParseBinaryListErrors(t *testing.T) {
 		{"data length 4 GiB", record(9, d32, 6, "ima-ng", 0xffffffff, td), 32, ErrListMalformed, 0, 0, "more than"},
 		{"data past end", record(9, d32, 6, "ima-ng", uint32(len(td)+1), td), 32, ErrListTruncated, 0, 0, "only"},
 		{"data field past end", record(9, d32, 6, "ima-ng", 4, []byte{9, 0, 0, 0}), 32, ErrListMalformed, 0, 0, "length 9"},
-		{"legacy ima template", record(10, d32, 3, "ima", 0, nil), 32, ErrUnsupportedTemplate, 0, 0, "ima_template=ima-ng"},
+		{"ima record cut", record(10, d32, 3, "ima", 0, nil), 32, ErrListTruncated, 0, 0, "20-byte digest and a name length"},
+		{"ima name length 0", append(record(10, d32, 3, "ima", 0, nil)[:4+32+4+3], make([]byte, 24)...), 32, ErrListMalformed, 0, 0, "ima template name length 0"},
+		{"ima name length 256", append(append(record(10, d32, 3, "ima", 0, nil)[:4+32+4+3], make([]byte, 20)...), 0, 1, 0, 0), 32, ErrListMalformed, 0, 0, "want 1-255"},
+		{"ima name past end", append(append(record(10, d32, 3, "ima", 0, nil)[:4+32+4+3], make([]byte, 20)...), 9, 0, 0, 0, 'a'), 32, ErrListTruncated, 0, 0, "only 1 bytes left"},
+		{"ima name with NUL", append(append(record(10, d32, 3, "ima", 0, nil)[:4+32+4+3], make([]byte, 20)...), 2, 0, 0, 0, 'a', 0), 32, ErrListMalformed, 0, 0, "without a NUL"},
 		{"ima-ng with 3 fields", record(9, d32, 6, "ima-ng", uint32(len(td)+4), append(append([]byte{}, td...), 0, 0, 0, 0)), 32, ErrListMalformed, 0, 0, "3 fields, want 2"},
 		{"ima-ng without d-ng", record(9, d32, 6, "ima-ng", 0, nil), 32, ErrListMalformed, 0, 0, "0 fields"},
 		{"d-ng without NUL", func() []byte {
@@ -415,10 +419,15 @@ func TestParseASCIIListErrors(t *testing.T) {
 		{"digest not hex", line(w[0], "zz", w[2], w[3], w[4]), 1, "template digest \"zz\""},
 		{"digest too long", line(w[0], strings.Repeat("ab", 65), w[2], w[3], w[4]), 1, "want 1-64 bytes"},
 		{"upper-case digest", line(w[0], strings.ToUpper(w[1]), w[2], w[3], w[4]), 1, "lower-case"},
+		{"ima-sig with 1 field", line(w[0], w[1], TemplateSig, w[3]), 1, "1 fields, want 3"},
+		{"ima digest not SHA-1", line(w[0], w[1], TemplateIMA, strings.Repeat("ab", 32), "x"), 1, "40 lower-case hex"},
+		{"ima without a name", line(w[0], w[1], TemplateIMA, strings.Repeat("ab", 20)), 1, "want a digest and a name"},
+		{"ima with 3 fields", line(w[0], w[1], TemplateIMA, strings.Repeat("ab", 20), "a", "b"), 1, "3 fields, want a digest and a name"},
 		{"ima-ng with 3 fields", line(w[0], w[1], w[2], w[3], w[4], "00"), 1, "3 fields, want 2"},
+		{"double space", line(w[0], w[1], w[2], w[3], "", w[4]), 1, "3 fields"},
+		{"two banks", good + "\n" + line(w[0], w[1][:40], w[2], w[3], w[4]), 2, "one bank"},
 		{"d-ng without colon", line(w[0], w[1], w[2], "abcd", w[4]), 1, "d-ng field"},
 		{"d-ng not hex", line(w[0], w[1], w[2], "sha256:xyz", w[4]), 1, "d-ng field"},
-		{"double space", line(w[0], w[1], w[2], w[3], "", w[4]), 1, "3 fields"},
 		{"empty name", line(w[0], w[1], w[2], w[3], ""), 1, "empty name"},
 		{"blank line", good + "\n\n" + good + "\n", 2, "want \"PCR"},
 		{"control byte", line(w[0], w[1], w[2], w[3], "a\tb"), 1, "control byte"},
@@ -458,7 +467,11 @@ func FuzzParseIMAList(f *testing.F) {
 		f.Add(binaryList(f, entries, h), uint8(i))
 		f.Add(binaryList(f, entries[:1], h), uint8(i))
 	}
-	if b, err := os.ReadFile(linuxBinaryList); err == nil {
+	for _, name := range []string{linuxBinaryList, "testdata/linux-6.1-swtpm-imatemplate.ima.bin"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
 		f.Add(b, uint8(0))
 	}
 	f.Add([]byte{}, uint8(1))
@@ -474,6 +487,14 @@ func FuzzParseIMAList(f *testing.F) {
 		}
 		var again []byte
 		for i, e := range list {
+			if e.Template == TemplateIMA {
+				if f, err := e.Fields(); err != nil || len(f) != 2 {
+					t.Fatalf("entry %d: ima Fields() = %q, %v for an accepted entry", i, f, err)
+				}
+				_ = e.CheckDigest(crypto.SHA1)
+				again = e.AppendBinary(again)
+				continue
+			}
 			en, err := e.Entry()
 			if err != nil {
 				t.Fatalf("entry %d: Entry() = %v for an accepted entry", i, err)
@@ -504,7 +525,11 @@ func FuzzParseASCIIList(f *testing.F) {
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA512} {
 		f.Add(asciiList(f, sampleEntries(f, h), h))
 	}
-	if b, err := os.ReadFile(linuxASCIIList); err == nil {
+	for _, name := range []string{linuxASCIIList, "testdata/linux-6.1-swtpm-imatemplate.ima.ascii"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
 		f.Add(string(b))
 	}
 	f.Add("10 0000000000000000000000000000000000000000 ima-ng sha1:0000000000000000000000000000000000000000 /tmp/x\n")
@@ -524,6 +549,11 @@ func FuzzParseASCIIList(f *testing.F) {
 				out.WriteByte('\n')
 			}
 			out.WriteString(e.String())
+			if e.Template == TemplateIMA {
+				if _, err := e.ListEntry(); err != nil {
+					t.Fatalf("line %d: ListEntry() = %v for an accepted ima line", i+1, err)
+				}
+			}
 			if _, ok := templateFields[e.Template]; !ok {
 				continue
 			}
@@ -544,4 +574,79 @@ func FuzzParseASCIIList(f *testing.F) {
 			t.Fatalf("accepted list prints back as %q, want %q", out.String(), want)
 		}
 	})
+}
+
+// TestLinuxListIMATemplate reads the lists a real kernel wrote with the legacy "ima" template
+// (testdata/README.md): both forms give the same records, each template digest is SHA-1 over
+// what that template covers, the replay is the TPM's PCR 10, and the boot_aggregate is SHA-1 over
+// the SHA-1 bank's PCRs 0-7.
+func TestLinuxListIMATemplate(t *testing.T) {
+	bin, err := os.ReadFile("testdata/linux-6.1-swtpm-imatemplate.ima.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	asc, err := os.ReadFile("testdata/linux-6.1-swtpm-imatemplate.ima.ascii")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if IsASCIIList(bin) || !IsASCIIList(asc) {
+		t.Fatalf("IsASCIIList: binary %v, ASCII %v", IsASCIIList(bin), IsASCIIList(asc))
+	}
+	list, err := ParseBinaryList(bin, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := ParseASCIIList(asc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || len(lines) != 2 {
+		t.Fatalf("%d binary entries, %d lines; want 2 each", len(list), len(lines))
+	}
+	var again []byte
+	for i, e := range list {
+		if err := e.CheckDigest(crypto.SHA1); err != nil {
+			t.Errorf("binary entry %d: %v", i, err)
+		}
+		le, err := lines[i].ListEntry()
+		if err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if diff := cmp.Diff(e, le); diff != "" {
+			t.Errorf("line %d differs from binary entry %d (-binary +ascii):\n%s", i+1, i, diff)
+		}
+		again = e.AppendBinary(again)
+	}
+	if !bytes.Equal(again, bin) {
+		t.Errorf("AppendBinary of the parsed entries differs from the kernel's list")
+	}
+	if list[0].Template != TemplateIMA || list[0].Name() != BootAggregateName || list[1].Template != TemplateBuf {
+		t.Fatalf("entries %s %q, %s %q; want ima boot_aggregate, ima-buf", list[0].Template, list[0].Name(), list[1].Template, list[1].Name())
+	}
+	pcrs := readPCRFile(t, "testdata/linux-6.1-swtpm-imatemplate.pcrs")
+	replay, err := Replay(list, crypto.SHA1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(replay[10], pcrs["sha1"][10]) {
+		t.Errorf("replay of PCR 10 = %x, the TPM's is %x", replay[10], pcrs["sha1"][10])
+	}
+	f, err := list[0].Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := BootAggregate(crypto.SHA1, pcrs["sha1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(f[0], want) || string(f[1]) != BootAggregateName+"\x00" {
+		t.Errorf("boot_aggregate fields %x %q; want %x over sha1 PCRs 0-7", f[0], f[1], want)
+	}
+	// One bit of the name changed: the digest no longer covers it.
+	bad := list[0]
+	bad.Data = bytes.Clone(bad.Data)
+	bad.Data[20] ^= 1
+	if err := bad.CheckDigest(crypto.SHA1); !errors.Is(err, ErrTemplateDigest) {
+		t.Errorf("CheckDigest after a changed name = %v, want ErrTemplateDigest", err)
+	}
 }
