@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/ima"
 	"github.com/measuredboot/measuredboot/pkg/kexec"
 	"github.com/measuredboot/measuredboot/pkg/measure"
 	"github.com/measuredboot/measuredboot/pkg/policy"
@@ -58,5 +61,72 @@ func cmdHashBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%.6f\n", time.Since(start).Seconds())
+	return nil
+}
+
+// cmdBenchLog writes a large boot log for scripts/bench.sh to verify: firmware events in PCRs 0-7
+// and N ima-ng measurements in PCR 9, each an EV_IPL event of a 4-bank TCG log (DIR/tcg.log) and
+// an entry of the SHA-256 IMA list (DIR/ima), and the PCR values they replay to (DIR/pcrs, as
+// "sha256:9=HEX" lines). The values are the log's own replay: this is input for timing, not a
+// test of the verifier.
+func cmdBenchLog(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("benchlog", stderr)
+	n := fs.Int("events", 30000, "measurements in PCR 9")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *n < 1 || *n > 1<<20 {
+		return errors.New("usage: mbctl benchlog [-events N (1-1048576)] DIR")
+	}
+	dir := fs.Arg(0)
+	banks := []eventlog.Alg{eventlog.AlgSHA1, eventlog.AlgSHA256, eventlog.AlgSHA384, eventlog.AlgSHA512}
+	l, err := eventlog.New(banks)
+	if err != nil {
+		return err
+	}
+	for pcr := uint32(0); pcr < 8; pcr++ {
+		typ, data := eventlog.EvSeparator, []byte{0, 0, 0, 0}
+		if pcr == 0 {
+			typ, data = eventlog.EvSCRTMVersion, []byte("SeaBIOS")
+		}
+		if _, err := l.Append(pcr, typ, data); err != nil {
+			return err
+		}
+	}
+	var list []byte
+	for i := 0; i < *n; i++ {
+		e, err := ima.NewNG(9, crypto.SHA256, make([]byte, 32), fmt.Sprintf("/usr/lib/modules/6.1.0/kernel/drivers/file-%06d.ko", i))
+		if err != nil {
+			return err
+		}
+		if _, err := l.Append(9, eventlog.EvIPL, e.TemplateData()); err != nil {
+			return err
+		}
+		if list, err = e.AppendBinary(list, crypto.SHA256); err != nil {
+			return err
+		}
+	}
+	tcg, err := l.Marshal()
+	if err != nil {
+		return err
+	}
+	replay, err := l.Replay()
+	if err != nil {
+		return err
+	}
+	var pcrs strings.Builder
+	for _, a := range banks {
+		for p := uint32(0); p < eventlog.NumPCRs; p++ {
+			if v, ok := replay[a][p]; ok {
+				fmt.Fprintf(&pcrs, "%v:%d=%x\n", a, p, v)
+			}
+		}
+	}
+	for name, b := range map[string][]byte{"tcg.log": tcg, "ima": list, "pcrs": []byte(pcrs.String())} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "%d\n", len(tcg))
 	return nil
 }

@@ -62,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdPredict(args[1:], stdout, stderr)
 	case "hashbench":
 		return cmdHashBench(args[1:], stdout, stderr)
+	case "benchlog":
+		return cmdBenchLog(args[1:], stdout, stderr)
 	case "policy":
 		if len(args) != 3 || args[1] != "check" {
 			return errors.New(usage)

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -29,12 +30,14 @@ import (
 const verifyUsage = `usage: mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT)
                     [-skip-banks sha1,...]
 
-Replays a TCG crypto-agile event log and/or an IMA binary measurement list against PCR values and
-says, per bank and PCR, whether they match. Every bank of the log is compared: a bank the PCR
-values do not have is a failure unless -skip-banks names it. For the PCRs both logs cover, the
-IMA list and the TCG log must hold the same entries in the same order. With a TCG log, a PCR that
-is not at a reset value and that no log extends is a failure, and a log with measuredboot's
-events must end PCRs 8 and 9 with its separators. Exit status 0 only when everything matches.`
+Replays a TCG event log (crypto-agile, or the legacy SHA-1 format) and/or an IMA measurement list
+(binary or the kernel's ASCII format; templates ima, ima-ng, ima-sig, ima-buf) against PCR values
+and says, per bank and PCR, whether they match. Formats are told from the content. Every bank of
+the log is compared: a bank the PCR values do not have is a failure unless -skip-banks names it.
+For the PCRs both logs cover, the IMA list and the TCG log must hold the same entries in the same
+order. With a TCG log, a PCR that is not at a reset value and that no log extends is a failure,
+and a log with measuredboot's events must end PCRs 8 and 9 with its separators. Exit status 0
+only when everything matches.`
 
 // verifyError is what cmdVerify returns when something did not verify: one line per problem,
 // each naming the bank and PCR, or the event or entry, at fault.
@@ -49,10 +52,10 @@ func (e *verifyError) Error() string {
 // against its data, and prints the verdicts. It returns nil only when everything matches.
 func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("verify", stderr)
-	tcgPath := fs.String("tcg", "", "TCG crypto-agile event log (binary_bios_measurements, measuredboot's tcg.log)")
-	imaPath := fs.String("ima", "", "IMA binary measurement list (binary_runtime_measurements_BANK)")
-	bankName := fs.String("bank", "sha256", "the PCR bank of -ima's template digests: the file's BANK suffix, sha1 for the classic binary_runtime_measurements")
-	pcrsPath := fs.String("pcrs", "", "PCR values: tpm2_pcrread or gotpm output, lines sha256:9=HEX or \"sha256 9 HEX\", \"9: HEX\" lines with -pcrs-bank, or go-tpm-tools' PCRs JSON")
+	tcgPath := fs.String("tcg", "", "TCG event log, crypto-agile or legacy SHA-1 (binary_bios_measurements, measuredboot's tcg.log)")
+	imaPath := fs.String("ima", "", "IMA measurement list, binary (binary_runtime_measurements[_BANK]) or ASCII (ascii_runtime_measurements[_BANK])")
+	bankName := fs.String("bank", "sha256", "the PCR bank of a binary -ima list's template digests: the file's BANK suffix, sha1 for the classic binary_runtime_measurements (an ASCII list's digests name their bank)")
+	pcrsPath := fs.String("pcrs", "", "PCR values: tpm2_pcrread or gotpm output, lines sha256:9=HEX or \"sha256 9 HEX\", \"9: HEX\" lines with -pcrs-bank, or go-tpm-tools' PCRs message (JSON or text format)")
 	pcrsBankName := fs.String("pcrs-bank", "", "the bank of a plain \"9: HEX\" list in -pcrs")
 	tpmPath := fs.String("tpm", "", "read PCR values from this TPM device, e.g. /dev/tpmrm0")
 	swtpmAddr := fs.String("swtpm", "", "read PCR values from swtpm's TCP server HOST:PORT (control channel on PORT+1)")
@@ -93,16 +96,48 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 			v.skip[a] = true
 		}
 	}
-	fmt.Fprintf(stdout, "PCR values from %s\n", src)
-	var l *eventlog.Log
-	if *tcgPath != "" {
-		l = v.verifyTCG(*tcgPath)
+	bankSet := false
+	fs.Visit(func(f *flag.Flag) { bankSet = bankSet || f.Name == "bank" })
+	in := verifyInput{bank: *bankName, bankSet: bankSet}
+	for _, f := range []struct {
+		path string
+		name *string
+		b    *[]byte
+	}{{*tcgPath, &in.tcgName, &in.tcg}, {*imaPath, &in.imaName, &in.ima}} {
+		if f.path == "" {
+			continue
+		}
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		*f.name, *f.b = f.path, b
 	}
-	if *imaPath != "" {
-		v.verifyIMA(*imaPath, *bankName, l)
+	return v.run(in)
+}
+
+// verifyInput is what one verify run checks: the logs' bytes, named for messages, and the bank
+// of a binary IMA list (bankSet when the user gave it, which an ASCII list must then agree with).
+type verifyInput struct {
+	tcgName, imaName string
+	tcg, ima         []byte // nil when not given
+	bank             string
+	bankSet          bool
+}
+
+// run checks in against v's PCR source, prints the verdicts and returns nil only when everything
+// matches, or a *verifyError listing the problems.
+func (v *verifier) run(in verifyInput) error {
+	fmt.Fprintf(v.out, "PCR values from %s\n", v.src)
+	var l *eventlog.Log
+	if in.tcg != nil {
+		l = v.verifyTCG(in.tcgName, in.tcg)
+	}
+	if in.ima != nil {
+		v.verifyIMA(in.imaName, in.ima, in.bank, in.bankSet, l)
 	}
 	if v.compared == 0 && len(v.problems) == 0 {
-		v.problem("nothing was compared: %s holds no value for any PCR the logs extend", src)
+		v.problem("nothing was compared: %s holds no value for any PCR the logs extend", v.src)
 	}
 	if l != nil {
 		// A TCG log claims to be the whole story from the firmware on: hold it to that.
@@ -110,13 +145,13 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		v.checkClosed(l)
 	}
 	if len(v.problems) > 0 {
-		fmt.Fprintf(stdout, "FAIL: %d problem(s):\n", len(v.problems))
+		fmt.Fprintf(v.out, "FAIL: %d problem(s):\n", len(v.problems))
 		for _, p := range v.problems {
-			fmt.Fprintf(stdout, "  %s\n", p)
+			fmt.Fprintf(v.out, "  %s\n", p)
 		}
 		return &verifyError{v.problems}
 	}
-	fmt.Fprintf(stdout, "OK: %d checks, everything matches\n", v.compared)
+	fmt.Fprintf(v.out, "OK: %d checks, everything matches\n", v.compared)
 	return nil
 }
 
@@ -194,14 +229,9 @@ func eventName(e eventlog.Event) string {
 	return s + ")"
 }
 
-// verifyTCG checks the TCG log at path: every template event's digests against its data, and
+// verifyTCG checks the TCG log b, read from path: every template event's digests against its data, and
 // the replay of every bank against the source. It returns the parsed log, or nil.
-func (v *verifier) verifyTCG(path string) *eventlog.Log {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		v.problem("tcg: %v", err)
-		return nil
-	}
+func (v *verifier) verifyTCG(path string, b []byte) *eventlog.Log {
 	l, err := eventlog.Parse(b)
 	if err != nil {
 		v.problem("tcg: %s: %v", path, err)
@@ -309,28 +339,42 @@ func (v *verifier) verifyTCG(path string) *eventlog.Log {
 	return l
 }
 
-// verifyIMA checks the IMA binary list at path, whose template digests are of bank bankName:
-// every entry's digest against its template data, the boot_aggregate against PCRs 0-9, and
-// per PCR either the TCG log's EV_IPL events (when l extends that PCR) or the list's own replay.
-func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
-	alg, ok := eventlog.AlgFromName(bankName)
-	if !ok {
-		v.problem("ima: -bank %q: want sha1, sha256, sha384 or sha512", bankName)
-		return
+// verifyIMA checks the IMA list b, read from path: a binary list whose template digests are of
+// bank bankName, or an ASCII list (told from the content) whose digests' size names the bank
+// (bankName must agree when bankSet). It checks every entry's digest against its template data,
+// the boot_aggregate against PCRs 0-9, and per PCR either the TCG log's EV_IPL events (when l
+// extends that PCR) or the list's own replay.
+func (v *verifier) verifyIMA(path string, b []byte, bankName string, bankSet bool, l *eventlog.Log) {
+	var list []ima.ListEntry
+	var alg eventlog.Alg
+	form := "binary"
+	if ima.IsASCIIList(b) {
+		form = "ASCII"
+		var err error
+		if list, alg, err = asciiList(b); err != nil {
+			v.problem("ima: %s (an ASCII list): %v", path, err)
+			return
+		}
+		if a, ok := eventlog.AlgFromName(bankName); bankSet && (!ok || a != alg) {
+			v.problem("ima: %s is an ASCII list of %v template digests, not %s as -bank says", path, alg, bankName)
+			return
+		}
+	} else {
+		a, ok := eventlog.AlgFromName(bankName)
+		if !ok {
+			v.problem("ima: -bank %q: want sha1, sha256, sha384 or sha512", bankName)
+			return
+		}
+		alg = a
+		var err error
+		if list, err = ima.ParseBinaryList(b, alg.Size()); err != nil {
+			v.problem("ima: %s (as a binary %v list, %d-byte digests): %v", path, alg, alg.Size(), err)
+			return
+		}
 	}
 	h, ok := alg.Hash()
 	if !ok {
 		v.problem("ima: bank %v: no hash for it in this build", alg)
-		return
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		v.problem("ima: %v", err)
-		return
-	}
-	list, err := ima.ParseBinaryList(b, alg.Size())
-	if err != nil {
-		v.problem("ima: %s (as a %v list, %d-byte digests): %v", path, alg, alg.Size(), err)
 		return
 	}
 	byPCR := map[uint32][]int{}
@@ -341,7 +385,7 @@ func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
 	for _, p := range sortedPCRs(byPCR) {
 		pcrNames = append(pcrNames, strconv.Itoa(int(p)))
 	}
-	fmt.Fprintf(v.out, "ima: %s: %d entries, %v template digests, PCRs %s\n", path, len(list), alg, strings.Join(pcrNames, ","))
+	fmt.Fprintf(v.out, "ima: %s: %s list, %d entries, %v template digests, PCRs %s\n", path, form, len(list), alg, strings.Join(pcrNames, ","))
 
 	// Every entry's template digest against its template data.
 	firstBad := map[uint32]int{}
@@ -394,6 +438,7 @@ func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
 			continue
 		}
 		if replay == nil {
+			var err error
 			if replay, err = ima.Replay(list, h); err != nil {
 				v.problem("ima: %v", err)
 				return
@@ -427,6 +472,35 @@ func (v *verifier) verifyIMA(path, bankName string, l *eventlog.Log) {
 		fmt.Fprintf(v.out, "ima %-6v pcr %2d MISMATCH want=%x got=%x\n    %s\n", alg, p, tpmVal, replay[p], why)
 		v.problem("ima %v PCR %d MISMATCH: the PCR value is %x, the IMA list replays to %x; %s", alg, p, tpmVal, replay[p], why)
 	}
+}
+
+// asciiList reads an ASCII measurement list (ascii_runtime_measurements, or a per-bank
+// ascii_runtime_measurements_BANK) into the binary list's records, the template data rebuilt
+// from each line, and returns the bank its template digests' size names.
+func asciiList(b []byte) ([]ima.ListEntry, eventlog.Alg, error) {
+	lines, err := ima.ParseASCIIList(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(lines) == 0 {
+		return nil, 0, errors.New("no entries")
+	}
+	var alg eventlog.Alg
+	for _, a := range []eventlog.Alg{eventlog.AlgSHA1, eventlog.AlgSHA256, eventlog.AlgSHA384, eventlog.AlgSHA512} {
+		if a.Size() == len(lines[0].Digest) {
+			alg = a
+		}
+	}
+	if alg == 0 {
+		return nil, 0, fmt.Errorf("line 1: a %d-byte template digest is not a SHA-1, SHA-256, SHA-384 or SHA-512 bank's", len(lines[0].Digest))
+	}
+	list := make([]ima.ListEntry, len(lines))
+	for i, e := range lines {
+		if list[i], err = e.ListEntry(); err != nil {
+			return nil, 0, fmt.Errorf("line %d: %w", i+1, err)
+		}
+	}
+	return list, alg, nil
 }
 
 // checkSilence, with a TCG log given, fails a PCR whose value is not a reset value (all zeros, or
@@ -560,10 +634,13 @@ func (v *verifier) checkBootAggregate(e ima.ListEntry, l *eventlog.Log) {
 	if err != nil {
 		return
 	}
-	algName, recorded, err := ima.SplitDigestNG(f[0])
-	if err != nil {
-		v.problem("ima entry 0 (boot_aggregate): %v", err)
-		return
+	// The legacy ima template's file digest is SHA-1 with no algorithm named.
+	algName, recorded := "sha1", f[0]
+	if e.Template != ima.TemplateIMA {
+		if algName, recorded, err = ima.SplitDigestNG(f[0]); err != nil {
+			v.problem("ima entry 0 (boot_aggregate): %v", err)
+			return
+		}
 	}
 	alg, ok := eventlog.AlgFromName(algName)
 	h, hok := alg.Hash()
@@ -751,12 +828,16 @@ var (
 // pcr ("SHA256:" then "   9: 0xHEX"), "sha256:9=HEX" lines, "sha256 9 HEX" lines (a dump of
 // /sys/class/tpm/tpm0/pcr-<bank>/<index>), a plain "9: HEX" list of the bank given as
 // defaultBank (0 for none: then such a list is an error), and go-tpm-tools' PCRs message as JSON
-// (protojson: {"hash": "SHA256", "pcrs": {"9": "BASE64"}}, one or a list). Blank lines and #
+// (protojson: {"hash": "SHA256", "pcrs": {"9": "BASE64"}}, one or a list) or in the protobuf text
+// format (parsePCRTextproto). Blank lines and #
 // comments are ignored. Every value must have its bank's size; a PCR given twice must have one
 // value.
 func parsePCRFile(b []byte, defaultBank eventlog.Alg) (eventlog.PCRs, error) {
 	if t := bytes.TrimSpace(b); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
 		return parsePCRJSON(t)
+	}
+	if isPCRTextproto(b) {
+		return parsePCRTextproto(b)
 	}
 	pcrs := eventlog.PCRs{}
 	bank, haveBank := defaultBank, defaultBank != 0

@@ -12,12 +12,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	tpmpb "github.com/google/go-tpm-tools/proto/tpm"
 	"github.com/google/go-tpm/tpm2/transport/tcp"
+	"google.golang.org/protobuf/encoding/prototext"
 
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/ima"
@@ -315,7 +319,7 @@ func TestVerify(t *testing.T) {
 			[]string{"tcg sha256 PCR 9 MISMATCH", `first bad event: tcg event 11 (EV_IPL, PCR 9, "/boot/initrd.img`}, []string{"tcg sha1   pcr  9 match"}},
 		{"ima entry not in tcg log", []string{"-tcg", tcgFile, "-ima", extraFile, "-pcrs", pcrFile},
 			[]string{`ima sha256 PCR 9: ima entry 4 (ima-buf "measuredboot.extra", PCR 9)`, "after event 11"}, nil},
-		{"wrong bank for list", []string{"-ima", imaFile, "-bank", "sha1", "-pcrs", pcrFile}, []string{"as a sha1 list", "ima: binary measurement list"}, nil},
+		{"wrong bank for list", []string{"-ima", imaFile, "-bank", "sha1", "-pcrs", pcrFile}, []string{"as a binary sha1 list", "ima: binary measurement list"}, nil},
 		{"unknown bank", []string{"-ima", imaFile, "-bank", "md5", "-pcrs", pcrFile}, []string{`-bank "md5"`}, nil},
 		{"no PCR values for any bank", []string{"-ima", filepath.Join(dir, "binary_runtime_measurements_sha384"), "-bank", "sha384", "-pcrs", simpleFile, "-skip-banks", "sha384"},
 			[]string{"nothing was compared"}, nil},
@@ -407,6 +411,86 @@ func TestVerifyLinux(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("cmdVerify(PCR 0 changed) = %v, want %q in it", err, w)
 		}
+	}
+}
+
+// TestVerifyLinuxASCII verifies the kernel's ASCII lists of two real boots (pkg/ima/testdata):
+// the ima-sig one and the legacy ima template one, each with its boot's firmware log and PCRs.
+// The list's format and bank come from its content; a -bank that disagrees, a changed line, and
+// a line from another list each fail.
+func TestVerifyLinuxASCII(t *testing.T) {
+	const td = "../../pkg/ima/testdata/"
+	for _, tc := range []struct{ boot, aggregate, pcr10, bank string }{
+		{"linux-6.1-swtpm", "ima boot_aggregate match sha256:be689909e636e7ab", "ima sha1   pcr 10 match 506523555f7e2878", "sha256"},
+		{"linux-6.1-swtpm-imatemplate", "ima boot_aggregate match sha1:cc4d1812542d038d414a869ecbcb6213b3840b7e (sha1 PCRs 0-7)", "ima sha1   pcr 10 match 9486c35982b157f2", "sha1"},
+	} {
+		t.Run(tc.boot, func(t *testing.T) {
+			pcrs, asc := td+tc.boot+".pcrs", td+tc.boot+".ima.ascii"
+			args := []string{"-tcg", td + tc.boot + ".bios.bin", "-ima", asc, "-pcrs", pcrs}
+			var out bytes.Buffer
+			if err := cmdVerify(args, &out, &out); err != nil {
+				t.Fatalf("cmdVerify(%q) = %v, want nil; output:\n%s", args, err, out.String())
+			}
+			for _, w := range []string{"ASCII list, 2 entries, sha1 template digests", tc.aggregate, tc.pcr10} {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("cmdVerify(%q) printed\n%s\nwant %q in it", args, out.String(), w)
+				}
+			}
+			out.Reset()
+			if err := cmdVerify(append(slices.Clone(args), "-bank", "sha256"), &out, &out); err == nil || !strings.Contains(err.Error(), "not sha256 as -bank says") {
+				t.Errorf("cmdVerify(-bank sha256 on a SHA-1 ASCII list) = %v", err)
+			}
+			b, err := os.ReadFile(asc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.SplitAfter(string(b), "\n")
+			// The kernel_version line's buffer changed (one digit of the version): its template
+			// digest no longer covers it (the replay uses the listed digests, so PCR 10 still does).
+			changed := strings.Join(lines[:1], "") + strings.Replace(lines[1], "2d35", "2d36", 1)
+			args[3] = writeFile(t, t.TempDir(), "ascii", []byte(changed))
+			out.Reset()
+			err = cmdVerify(args, &out, &out)
+			for _, w := range []string{"ima entry 1 (ima-buf \"kernel_version\", PCR 10): its sha1 template digest", "does not match its template data"} {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("cmdVerify(changed kernel_version line) = %v, want %q in it", err, w)
+				}
+			}
+			// The other boot's boot_aggregate line in place of this one's: both aggregates are
+			// over the same firmware's PCRs, so each matches the PCRs; the entry does not replay
+			// to this boot's PCR 10.
+			other := "linux-6.1-swtpm-imatemplate"
+			if tc.boot == other {
+				other = "linux-6.1-swtpm"
+			}
+			ob, err := os.ReadFile(td + other + ".ima.ascii")
+			if err != nil {
+				t.Fatal(err)
+			}
+			swapped := strings.SplitAfter(string(ob), "\n")[0] + lines[1]
+			args[3] = writeFile(t, t.TempDir(), "ascii", []byte(swapped))
+			out.Reset()
+			if err := cmdVerify(args, &out, &out); err == nil || !strings.Contains(err.Error(), "ima sha1 PCR 10 MISMATCH") {
+				t.Errorf("cmdVerify(another boot's boot_aggregate) = %v, want PCR 10 not to replay", err)
+			}
+			// PCR 0 of the aggregate's bank changed: the boot_aggregate no longer matches.
+			pb, err := os.ReadFile(pcrs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pl []string
+			for _, line := range strings.Split(string(pb), "\n") {
+				if strings.HasPrefix(line, tc.bank+" 0 ") {
+					line = tc.bank + " 0 " + strings.Repeat("ab", len(line[len(tc.bank)+3:])/2)
+				}
+				pl = append(pl, line)
+			}
+			args[3], args[5] = asc, writeFile(t, t.TempDir(), "pcrs", []byte(strings.Join(pl, "\n")))
+			out.Reset()
+			if err := cmdVerify(args, &out, &out); err == nil || !strings.Contains(err.Error(), "ima entry 0 (boot_aggregate): the list records") {
+				t.Errorf("cmdVerify(%s PCR 0 changed) = %v, want the boot_aggregate named", tc.bank, err)
+			}
+		})
 	}
 }
 
@@ -526,6 +610,8 @@ func FuzzParsePCRFile(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte("sha256:9=" + strings.Repeat("ab", 32) + "\nsha1 10 0x" + strings.Repeat("00", 20) + "\n# c\n"))
+	f.Add([]byte("hash: SHA1\npcrs: {\n  key: 7\n  value: \"\\x01\\002" + strings.Repeat("a", 18) + "\"\n}\n"))
+	f.Add([]byte(`{"hash": "SHA1", "pcrs": {"7": "` + base64.StdEncoding.EncodeToString(make([]byte, 20)) + `"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pcrs, err := parsePCRFile(b, 0)
 		if err != nil {
@@ -817,5 +903,95 @@ func TestVerifyCoverage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParsePCRTextproto reads PCR values in the protobuf text format that go-tpm-tools' PCRs
+// message has when its tools print it, as the protobuf module's own encoder writes it (single-
+// and multi-line, which it varies on purpose) and as the C++ one does (octal escapes, no colon
+// before a message, < >).
+func TestParsePCRTextproto(t *testing.T) {
+	vals := map[uint32][]byte{0: make([]byte, 32), 7: bytes.Repeat([]byte{'"'}, 32), 9: bytes.Repeat([]byte{0xab, '\\', '\n', 0}, 8)}
+	msg := &tpmpb.PCRs{Hash: tpmpb.HashAlgo_SHA256, Pcrs: vals}
+	want := eventlog.PCRs{eventlog.AlgSHA256: vals}
+	multi, err := prototext.MarshalOptions{Multiline: true}.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, err := prototext.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var octal strings.Builder
+	octal.WriteString("# from a C++ tool\nhash: 4\npcrs < key: 5 value: \"")
+	for _, c := range bytes.Repeat([]byte{0xfe, 'a'}, 10) {
+		fmt.Fprintf(&octal, "\\%03o", c)
+	}
+	octal.WriteString("\" >\n")
+	for _, tc := range []struct {
+		name, in string
+		want     eventlog.PCRs
+		err      string
+	}{
+		{"prototext multi-line", string(multi), want, ""},
+		{"prototext single-line", string(single), want, ""},
+		{"C++ style, octal", octal.String(), eventlog.PCRs{eventlog.AlgSHA1: {5: bytes.Repeat([]byte{0xfe, 'a'}, 10)}}, ""},
+		{"no hash", "pcrs {\n key: 1\n value: \"" + strings.Repeat(`\000`, 32) + "\"\n}\n", nil, "no hash field"},
+		{"short value", "hash: SHA256\npcrs { key: 1 value: \"ab\" }\n", nil, "value is 2 bytes, want 32"},
+		{"PCR 24", "hash: SHA1\npcrs { key: 24 value: \"" + strings.Repeat(`\000`, 20) + "\" }\n", nil, "want one key, 0-23"},
+		{"twice", "hash: SHA1\npcrs { key: 1 value: \"" + strings.Repeat(`\000`, 20) + "\" }\npcrs { key: 1 value: \"" + strings.Repeat(`\000`, 20) + "\" }\n", nil, "PCR 1 given twice"},
+		{"unclosed", "hash: SHA1\npcrs { key: 1 value: \"" + strings.Repeat(`\000`, 20) + "\"\n", nil, "line 2: ends where '}'"},
+		{"unterminated string", "hash: SHA1\npcrs { key: 1 value: \"abc\n}", nil, "line 2: a string runs past the end of its line"},
+		{"bad escape", "hash: SHA1\npcrs { key: 1 value: \"\\q\" }", nil, `unknown escape \q`},
+		{"other field", "hash: SHA1\nquote: 1\n", nil, `field "quote"`},
+		{"unknown hash", "hash: MD5\n", nil, `hash "MD5"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parsePCRFile([]byte(tc.in), 0)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("parsePCRFile(%q) = %v, want an error with %q", tc.in, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parsePCRFile(%q) = %v", tc.in, err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("parsePCRFile(%q) (-want +got):\n%s", tc.in, diff)
+			}
+		})
+	}
+}
+
+// TestVerifyLegacyTCG verifies a legacy SHA-1-format TCG log, a real TPM 1.2 boot's
+// (pkg/eventlog/testdata): its one bank replays to the TPM's PCRs; PCR 10, which that boot's
+// kernel extended and whose list is not given, is unaccounted for and fails, as in a crypto-agile
+// log.
+func TestVerifyLegacyTCG(t *testing.T) {
+	const td = "../../pkg/eventlog/testdata/seabios-1.16.2-swtpm-tpm12"
+	b, err := os.ReadFile(td + ".pcrs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var without []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.HasPrefix(line, "sha1 10 ") {
+			without = append(without, line)
+		}
+	}
+	pcrs := writeFile(t, t.TempDir(), "pcrs", []byte(strings.Join(without, "\n")))
+	var out bytes.Buffer
+	if err := cmdVerify([]string{"-tcg", td + ".bin", "-pcrs", pcrs}, &out, &out); err != nil {
+		t.Fatalf("cmdVerify(legacy log, PCRs without 10) = %v\n%s", err, out.String())
+	}
+	for _, w := range []string{"15 events, banks sha1", "tcg sha1   pcr  7 match", "OK: 8 checks"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("cmdVerify printed\n%s\nwant %q in it", out.String(), w)
+		}
+	}
+	out.Reset()
+	if err := cmdVerify([]string{"-tcg", td + ".bin", "-pcrs", td + ".pcrs"}, &out, &out); err == nil || !strings.Contains(err.Error(), "sha1 PCR 10 holds") {
+		t.Errorf("cmdVerify(legacy log, PCR 10 extended) = %v, want PCR 10 unaccounted for", err)
 	}
 }

@@ -132,7 +132,7 @@ func check(out, data io.Writer, logDir, tpmDir, cmdlineFile string) error {
 	}
 	printIMA(out, filepath.Join(logDir, "ima", "ascii_runtime_measurements_sha256"))
 	// The handed-over files, for checkers on the host (tpm2_eventlog, evmctl, mbctl verify).
-	for _, f := range []string{"tcg.log", "ima/binary_runtime_measurements", "ima/binary_runtime_measurements_sha256"} {
+	for _, f := range []string{"tcg.log", "ima/binary_runtime_measurements", "ima/binary_runtime_measurements_sha256", "ima/ascii_runtime_measurements_sha256"} {
 		dump(data, logDir, f)
 	}
 	return checkCmdline(out, l, cmdlineFile)
