@@ -11,8 +11,9 @@ import (
 // command anywhere. mbctl predict runs the boot flow against one to compute the PCR values a boot
 // will leave; tests use it as the TPM.
 type Soft struct {
-	banks []eventlog.Alg
-	pcrs  eventlog.PCRs
+	banks   []eventlog.Alg
+	pcrs    eventlog.PCRs
+	extends []Extend
 }
 
 // NewSoft returns PCRs with the given banks, holding start's values (a firmware log's replay, say)
@@ -63,8 +64,18 @@ func (s *Soft) Extend(pcr uint32, digests []eventlog.Digest) error {
 		hh.Write(d.Sum)
 		s.pcrs[d.Alg][pcr] = hh.Sum(nil)
 	}
+	s.extends = append(s.extends, Extend{PCR: pcr, Digests: slices.Clone(digests)})
 	return nil
 }
+
+// Extend is one PCR_Extend a Soft TPM took: the PCR and one digest per bank.
+type Extend struct {
+	PCR     uint32
+	Digests []eventlog.Digest
+}
+
+// Extends returns every extend taken, in order.
+func (s *Soft) Extends() []Extend { return slices.Clone(s.extends) }
 
 // Read returns the values of pcrs in bank alg.
 func (s *Soft) Read(alg eventlog.Alg, pcrs []uint32) (map[uint32][]byte, error) {

@@ -68,8 +68,17 @@ func (d *Device) Usage() string {
 // Time returns how long the TPM took to answer d's commands.
 func (d *Device) Time() time.Duration { return d.t.busy }
 
-// commandNames names the command codes this package sends (TPM 2.0 Part 2, TPM_CC).
-var commandNames = map[uint32]string{0x17A: "GetCapability", 0x17E: "PCR_Read", 0x182: "PCR_Extend"}
+// commandNames names the command codes this package and sealing send (TPM 2.0 Part 2, TPM_CC).
+var commandNames = map[uint32]string{
+	0x17A: "GetCapability", 0x17E: "PCR_Read", 0x182: "PCR_Extend",
+	0x120: "EvictControl", 0x131: "CreatePrimary", 0x14A: "CertifyCreation", 0x153: "Create",
+	0x157: "Load", 0x15E: "Unseal", 0x165: "FlushContext", 0x173: "ReadPublic",
+	0x176: "StartAuthSession", 0x17F: "PolicyPCR", 0x189: "PolicyGetDigest",
+}
+
+// Transport returns the transport d sends over, counted, timed and checked as d's own commands
+// are: for a library that builds its own commands (go-tpm-tools' sealing) on the same TPM.
+func (d *Device) Transport() transport.TPM { return d.t }
 
 func commandName(code uint32) string {
 	if name, ok := commandNames[code]; ok {
