@@ -1,11 +1,14 @@
 // Command mbctl is measuredboot's host tool: it builds the boot image and the demo target, checks
-// policies before they are built in, makes keys and signatures for appraisal, and verifies logs
-// against PCR values.
+// policies before they are built in, makes keys and signatures for appraisal, verifies logs
+// against PCR values, predicts a boot's PCR values, and seals secrets to them.
 //
 //	mbctl build  -policy FILE [-keys DIR] [-digests FILE] [-modules-dir DIR -modules LIST] [-config k=v]... -o IMAGE.cpio.xz
 //	mbctl keygen [-type p256] [-subject NAME] -o DIR
 //	mbctl sign   -key KEY [-cert CERT] [-a sha256] FILE...
 //	mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT)
+//	mbctl predict -policy P -kernel K [-format yaml|raw|...] ...
+//	mbctl seal   [-in SECRET] -o BLOB (-tpm /dev/tpmrm0 | -swtpm HOST:PORT) [-pcrs 8,9] -policy P -kernel K ...
+//	mbctl unseal -in BLOB [-o SECRET] (-tpm /dev/tpmrm0 | -swtpm HOST:PORT)
 //	mbctl target -o TARGET.cpio
 //	mbctl policy check FILE
 package main
@@ -39,7 +42,9 @@ const usage = `usage:
   mbctl keygen [-type p256|p384|rsa2048|rsa3072|rsa4096] [-subject NAME] -o DIR
   mbctl sign   -key KEY [-cert CERT] [-a sha256|sha384|sha512] FILE...
   mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT)
-  mbctl predict -policy P -kernel K [-initrd I] [-firmware F ...] [-cmdline C] [-eventlog FW] [-root DIR]
+  mbctl predict -policy P -kernel K [-initrd I] [-firmware F ...] [-cmdline C] [-eventlog FW] [-root DIR] [-format F]
+  mbctl seal   [-in SECRET] -o BLOB (-tpm DEV | -swtpm HOST:PORT) [-pcrs 8,9] [-bank sha256] PREDICT-FLAGS
+  mbctl unseal -in BLOB [-o SECRET] (-tpm DEV | -swtpm HOST:PORT)
   mbctl target -o FILE
   mbctl policy check FILE`
 
@@ -64,6 +69,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdHashBench(args[1:], stdout, stderr)
 	case "benchlog":
 		return cmdBenchLog(args[1:], stdout, stderr)
+	case "seal":
+		return cmdSeal(args[1:], stdout, stderr)
+	case "unseal":
+		return cmdUnseal(args[1:], stdout, stderr)
 	case "policy":
 		if len(args) != 3 || args[1] != "check" {
 			return errors.New(usage)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -39,120 +41,181 @@ when the boot would refuse.`
 // cmdPredict computes the PCR values a boot of the given files will leave.
 func cmdPredict(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("predict", stderr)
-	pol := fs.String("policy", "", "the image's IMA policy (configs/policy)")
-	kernel := fs.String("kernel", "", "the kernel the entry boots")
-	initrd := fs.String("initrd", "", "the entry's initramfs, if any")
-	var firmware multi
-	fs.Var(&firmware, "firmware", "an early image before the initramfs (CPU microcode), in order; repeatable")
-	cmdline := fs.String("cmdline", "", "the entry's kernel command line")
-	entryName := fs.String("entry", "predicted", "the entry's name (its menu title) as the boot finds it: PCR 8's measuredboot.entry event records it")
-	entrySource := fs.String("source", "mbctl predict", "the entry's source as the boot prints it (\"vda1 grub\"): PCR 8's measuredboot.entry event records it")
-	fwlog := fs.String("eventlog", "", "the firmware's TCG event log to start from")
-	banksFlag := fs.String("banks", "sha256", "PCR banks when there is no -eventlog: sha1,sha256,sha384,sha512")
-	root := fs.String("root", "/", "the boot partition's root on this host: names are recorded relative to it")
-	device := fs.String("device", "", "the boot partition (block device or image) whose file system identity the policy's fs conditions see; default: the file system holding -root")
-	keys := fs.String("keys", "", "the image's certificate directory, for a policy that appraises")
-	digests := fs.String("digests", "", "the image's digest list, if any")
-	config := fs.String("config", "", "the image's settings (key=value lines), if any")
+	o := addPredictFlags(fs)
 	all := fs.Bool("all", false, "also print the PCRs only the firmware extended")
 	outFile := fs.String("o", "", "also write the printed values, in order, as raw bytes (tpm2_pcrread -o, tpm2_policypcr -f)")
+	format := fs.String("format", "yaml", "how to print the prediction: "+strings.Join(predictionFormats, ", ")+" (append :BANK for one bank, e.g. raw:sha256)")
 	fs.Usage = func() { fmt.Fprintln(stderr, predictUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *pol == "" || *kernel == "" || fs.NArg() != 0 {
+	if fs.NArg() != 0 {
 		fs.Usage()
-		return errors.New("predict: -policy and -kernel are required")
+		return errors.New("predict: unexpected arguments")
 	}
-	sys := &hostSystem{policy: *pol, config: *config, digests: *digests, keys: *keys}
+	p, err := o.predict(stderr)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	if *all {
+		p.PCRs = nil
+		for i := uint32(0); i < eventlog.NumPCRs; i++ {
+			for _, b := range p.Banks {
+				if _, ok := p.Values[b][i]; ok {
+					p.PCRs = append(p.PCRs, i)
+					break
+				}
+			}
+		}
+	}
+	if err := writePrediction(stdout, p, *format); err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	if *outFile != "" {
+		var raw bytes.Buffer
+		if err := writePrediction(&raw, p, "raw"); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		return os.WriteFile(*outFile, raw.Bytes(), 0o644)
+	}
+	return nil
+}
+
+// predictOptions are the inputs of a predicted boot, the flags predict and seal share.
+type predictOptions struct {
+	policy, kernel, initrd, cmdline *string
+	firmware                        multi
+	entryName, entrySource          *string
+	fwlog, banks, root, device      *string
+	keys, digests, config           *string
+}
+
+// addPredictFlags registers the flags of a predicted boot on fs.
+func addPredictFlags(fs *flag.FlagSet) *predictOptions {
+	o := &predictOptions{}
+	o.policy = fs.String("policy", "", "the image's IMA policy (configs/policy)")
+	o.kernel = fs.String("kernel", "", "the kernel the entry boots")
+	o.initrd = fs.String("initrd", "", "the entry's initramfs, if any")
+	fs.Var(&o.firmware, "firmware", "an early image before the initramfs (CPU microcode), in order; repeatable")
+	o.cmdline = fs.String("cmdline", "", "the entry's kernel command line")
+	o.entryName = fs.String("entry", "predicted", "the entry's name (its menu title) as the boot finds it: PCR 8's measuredboot.entry event records it")
+	o.entrySource = fs.String("source", "mbctl predict", "the entry's source as the boot prints it (\"vda1 grub\"): PCR 8's measuredboot.entry event records it")
+	o.fwlog = fs.String("eventlog", "", "the firmware's TCG event log to start from")
+	o.banks = fs.String("banks", "sha256", "PCR banks when there is no -eventlog: sha1,sha256,sha384,sha512")
+	o.root = fs.String("root", "/", "the boot partition's root on this host: names are recorded relative to it")
+	o.device = fs.String("device", "", "the boot partition (block device or image) whose file system identity the policy's fs conditions see; default: the file system holding -root")
+	o.keys = fs.String("keys", "", "the image's certificate directory, for a policy that appraises")
+	o.digests = fs.String("digests", "", "the image's digest list, if any")
+	o.config = fs.String("config", "", "the image's settings (key=value lines), if any")
+	return o
+}
+
+// prediction is what a predicted boot leaves in the TPM.
+type prediction struct {
+	Banks []eventlog.Alg
+	// PCRs are the PCRs the boot extended, in order: the ones a seal defaults to.
+	PCRs []uint32
+	// Values are the final values of every PCR the firmware log or the boot gave a value, by
+	// bank (Value gives the others: zeros).
+	Values eventlog.PCRs
+	// Extends are the boot's own extends, in order (not the firmware log's).
+	Extends []tpm.Extend
+}
+
+// Value returns PCR i's predicted value in bank b: zeros if neither the firmware log nor the
+// boot extended it.
+func (p *prediction) Value(b eventlog.Alg, i uint32) []byte {
+	if v, ok := p.Values[b][i]; ok {
+		return v
+	}
+	return make([]byte, b.Size())
+}
+
+// predict runs measuredboot's boot flow on this host against a software TPM, the boot's console
+// lines going to stderr. An error says why the boot would not kexec.
+func (o *predictOptions) predict(stderr io.Writer) (*prediction, error) {
+	if *o.policy == "" || *o.kernel == "" {
+		return nil, errors.New("-policy and -kernel are required")
+	}
+	sys := &hostSystem{policy: *o.policy, config: *o.config, digests: *o.digests, keys: *o.keys}
 	var start eventlog.PCRs
 	var banks []eventlog.Alg
-	if *fwlog != "" {
-		b, err := os.ReadFile(*fwlog)
+	if *o.fwlog != "" {
+		b, err := os.ReadFile(*o.fwlog)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		l, err := eventlog.Parse(b)
 		if err != nil {
-			return fmt.Errorf("predict: %s: %w", *fwlog, err)
+			return nil, fmt.Errorf("%s: %w", *o.fwlog, err)
 		}
 		if start, err = l.Replay(); err != nil {
-			return fmt.Errorf("predict: %s: %w", *fwlog, err)
+			return nil, fmt.Errorf("%s: %w", *o.fwlog, err)
 		}
 		sys.fwlog, banks = b, l.Banks()
 	} else {
-		for _, n := range strings.Split(*banksFlag, ",") {
+		for _, n := range strings.Split(*o.banks, ",") {
 			a, ok := eventlog.AlgFromName(strings.TrimSpace(n))
 			if !ok {
-				return fmt.Errorf("predict: -banks: unknown bank %q (want sha1, sha256, sha384 or sha512)", n)
+				return nil, fmt.Errorf("-banks: unknown bank %q (want sha1, sha256, sha384 or sha512)", n)
 			}
 			banks = append(banks, a)
 		}
 	}
 	soft, err := tpm.NewSoft(banks, start)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sys.tpm = soft
-	r, err := filepath.Abs(*root)
+	r, err := filepath.Abs(*o.root)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var id discover.Identity
-	if *device != "" {
-		if id, err = discover.DeviceIdentity(*device); err != nil {
-			return fmt.Errorf("predict: -device: %w", err)
+	if *o.device != "" {
+		if id, err = discover.DeviceIdentity(*o.device); err != nil {
+			return nil, fmt.Errorf("-device: %w", err)
 		}
 	} else if id, err = discover.HostIdentity(r); err != nil {
-		return fmt.Errorf("predict: %w; pass -device with the boot partition (or an image of it) so the policy's fsname=, fsmagic= and fsuuid= see what the boot will", err)
+		return nil, fmt.Errorf("%w; pass -device with the boot partition (or an image of it) so the policy's fsname=, fsmagic= and fsuuid= see what the boot will", err)
 	}
 	fsys := discover.FS{Type: id.Type, Magic: id.Magic, UUID: id.UUID, Mount: r}
-	if *device != "" {
-		fsys.Device = filepath.Base(*device)
+	if *o.device != "" {
+		fsys.Device = filepath.Base(*o.device)
 	}
-	e := discover.Entry{Name: *entryName, Source: *entrySource, Cmdline: *cmdline, FS: fsys}
-	if e.Kernel, err = filepath.Abs(*kernel); err != nil {
-		return err
+	e := discover.Entry{Name: *o.entryName, Source: *o.entrySource, Cmdline: *o.cmdline, FS: fsys}
+	if e.Kernel, err = filepath.Abs(*o.kernel); err != nil {
+		return nil, err
 	}
-	for _, p := range append(firmware, *initrd) {
+	for _, p := range append(o.firmware, *o.initrd) {
 		if p == "" {
 			continue
 		}
 		a, err := filepath.Abs(p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		e.Initrds = append(e.Initrds, a)
 	}
 	sys.entry = e
 
 	if err := boot.Run(context.Background(), stderr, sys); err != nil {
-		return fmt.Errorf("predict: the boot would not kexec: %w", err)
+		return nil, fmt.Errorf("the boot would not kexec: %w", err)
 	}
 	if !sys.loaded {
-		return errors.New("predict: the boot flow ended without loading a kernel")
+		return nil, errors.New("the boot flow ended without loading a kernel")
 	}
+	p := &prediction{Banks: banks, Values: soft.Values(), Extends: soft.Extends()}
 	// The PCRs the boot extended: those whose value differs from the start.
-	final := soft.Values()
-	var raw []byte
-	for _, b := range banks {
-		var pcrs []uint32
-		for p, v := range final[b] {
-			if *all || !slices.Equal(v, start[b][p]) {
-				pcrs = append(pcrs, p)
+	for i := uint32(0); i < eventlog.NumPCRs; i++ {
+		for _, b := range banks {
+			if v, ok := p.Values[b][i]; ok && !slices.Equal(v, start[b][i]) {
+				p.PCRs = append(p.PCRs, i)
+				break
 			}
 		}
-		slices.Sort(pcrs)
-		fmt.Fprintf(stdout, "  %v:\n", b)
-		for _, p := range pcrs {
-			fmt.Fprintf(stdout, "    %-2d: 0x%X\n", p, final[b][p])
-			raw = append(raw, final[b][p]...)
-		}
 	}
-	if *outFile != "" {
-		return os.WriteFile(*outFile, raw, 0o644)
-	}
-	return nil
+	return p, nil
 }
 
 // hostSystem is the boot flow's machine on a host: files from this file system, a software TPM,

@@ -745,27 +745,38 @@ func openPCRSource(pcrsPath string, pcrsBank eventlog.Alg, tpmPath, swtpmAddr st
 			return nil, fmt.Errorf("%s: %w", pcrsPath, err)
 		}
 		return filePCRs{path: pcrsPath, pcrs: pcrs}, nil
-	case tpmPath != "":
+	default:
+		t, name, err := openTPM(tpmPath, swtpmAddr)
+		if err != nil {
+			return nil, err
+		}
+		return &tpmPCRs{name: name, t: t}, nil
+	}
+}
+
+// openTPM opens the TPM device at tpmPath, or else swtpm's TCP server at swtpmAddr (HOST:PORT,
+// its control channel on PORT+1), and names it for messages.
+func openTPM(tpmPath, swtpmAddr string) (transport.TPMCloser, string, error) {
+	if tpmPath != "" {
 		t, err := linuxtpm.Open(tpmPath)
 		if err != nil {
-			return nil, fmt.Errorf("open TPM %s: %w", tpmPath, err)
+			return nil, "", fmt.Errorf("open TPM %s: %w", tpmPath, err)
 		}
-		return &tpmPCRs{name: "TPM " + tpmPath, t: t}, nil
-	default:
-		host, port, err := net.SplitHostPort(swtpmAddr)
-		n, perr := strconv.ParseUint(port, 10, 16)
-		if err != nil || perr != nil || n == 0 || n == 65535 {
-			return nil, fmt.Errorf("-swtpm %q: want HOST:PORT, swtpm's --server port (its --ctrl port is PORT+1)", swtpmAddr)
-		}
-		ctrl := net.JoinHostPort(host, strconv.FormatUint(n+1, 10))
-		// No PowerOn: swtpm started with --flags not-need-init,startup-clear is on and started,
-		// and a power cycle would reset its PCRs.
-		t, err := tcp.Open(tcp.Config{CommandAddress: swtpmAddr, PlatformAddress: ctrl})
-		if err != nil {
-			return nil, fmt.Errorf("swtpm at %s (control %s): %w", swtpmAddr, ctrl, err)
-		}
-		return &tpmPCRs{name: "swtpm " + swtpmAddr, t: t}, nil
+		return t, "TPM " + tpmPath, nil
 	}
+	host, port, err := net.SplitHostPort(swtpmAddr)
+	n, perr := strconv.ParseUint(port, 10, 16)
+	if err != nil || perr != nil || n == 0 || n == 65535 {
+		return nil, "", fmt.Errorf("-swtpm %q: want HOST:PORT, swtpm's --server port (its --ctrl port is PORT+1)", swtpmAddr)
+	}
+	ctrl := net.JoinHostPort(host, strconv.FormatUint(n+1, 10))
+	// No PowerOn: swtpm started with --flags not-need-init,startup-clear is on and started,
+	// and a power cycle would reset its PCRs.
+	t, err := tcp.Open(tcp.Config{CommandAddress: swtpmAddr, PlatformAddress: ctrl})
+	if err != nil {
+		return nil, "", fmt.Errorf("swtpm at %s (control %s): %w", swtpmAddr, ctrl, err)
+	}
+	return t, "swtpm " + swtpmAddr, nil
 }
 
 // filePCRs are PCR values from a file: claims of whoever wrote it.
