@@ -31,6 +31,8 @@
 #                 $1, after a first boot of the same QEMU machine captured the firmware's event
 #                 log to $FWLOG (env also: WORK, POLICY, MBCTL, KVER; $WORK/part.img is the first
 #                 partition's image), e.g. to predict PCR values
+#                 scenarios/common/seal.sh seals a secret there to the predicted boot, with the
+#                 TPM the boot will use, and writes it to the second partition (disk2/)
 #   check         optional: a script run after the boot with the console log as $1 (exit 0 = pass);
 #                 env: WORK (the scenario's work directory), BUILD, KERNEL, KVER, CHANNEL (what
 #                 the target wrote to its data channel, the second serial port: the handed-over
@@ -53,7 +55,8 @@ KVER=${KERNEL#/boot/vmlinuz-}
 
 (cd "$ROOT" && go build -trimpath -o "$BUILD/mbctl" ./cmds/mbctl)
 MBCTL=$BUILD/mbctl
-"$MBCTL" target -o "$BUILD/target.cpio"
+# The demo target, with the disk driver's modules for unsealing (measuredboot.unseal=vda2).
+"$MBCTL" target -o "$BUILD/target.cpio" -modules-dir "/lib/modules/$KVER" -modules virtio_pci,virtio_blk
 
 # image DIR OUT: builds the image for a scenario's policy, keys and config into OUT. The compiled
 # part (busybox, modules) comes from mbctl build's cache, so this costs a second once it is warm.
@@ -165,7 +168,9 @@ qemu() {
 
 qemu_once() {
   local work=$1 initrd=$2 append=$3 log=$4 channel=${4%.log}.channel
-  rm -rf "$work/tpm"; mkdir -p "$work/tpm"
+  # A fresh TPM per boot, unless a before script sealed a secret with this TPM's storage key
+  # (scenarios/common/seal.sh leaves WORK/keep-tpm): then its state, and so its seeds, stay.
+  [ -f "$work/keep-tpm" ] || { rm -rf "$work/tpm"; mkdir -p "$work/tpm"; }
   local sock=$work/swtpm.sock
   rm -f "$sock"
   swtpm socket --tpm2 --tpmstate dir="$work/tpm" --ctrl type=unixio,path="$sock" \

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/u-root/mkuimage/cpio"
@@ -59,8 +60,20 @@ func cmdBuild(args []string, stderr io.Writer) error {
 func cmdTarget(args []string, stderr io.Writer) error {
 	fs := newFlags("target", stderr)
 	out := fs.String("o", "", "output initramfs (.cpio)")
+	modDir := fs.String("modules-dir", "", "the target kernel's /lib/modules/VERSION, for -modules")
+	mods := fs.String("modules", "", "kernel modules the target loads before unsealing (comma-separated, e.g. virtio_pci,virtio_blk; dependencies are added)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var modFiles []string
+	if *mods != "" {
+		if *modDir == "" {
+			return errors.New("target: -modules needs -modules-dir")
+		}
+		var err error
+		if modFiles, err = initramfs.ResolveModules(*modDir, strings.Split(*mods, ",")); err != nil {
+			return fmt.Errorf("target: %w", err)
+		}
 	}
 	if *out == "" {
 		return errors.New("target: -o is required")
@@ -87,11 +100,28 @@ func cmdTarget(args []string, stderr io.Writer) error {
 	}
 	var buf bytes.Buffer
 	w := cpio.Newc.Writer(&buf)
-	for _, r := range []cpio.Record{
+	recs := []cpio.Record{
 		cpio.Directory("dev", 0o755), cpio.Directory("proc", 0o755), cpio.Directory("sys", 0o755),
 		cpio.CharDev("dev/console", 0o600, 5, 1),
 		cpio.StaticFile("init", string(data), 0o755),
-	} {
+	}
+	// The modules, flat under modules/, and their load order (dependencies first) in
+	// modules/order, as pkg/kmod.LoadList reads it.
+	if len(modFiles) > 0 {
+		recs = append(recs, cpio.Directory("modules", 0o755))
+		var order strings.Builder
+		for _, m := range modFiles {
+			b, err := os.ReadFile(filepath.Join(*modDir, m))
+			if err != nil {
+				return fmt.Errorf("target: %w", err)
+			}
+			name := "modules/" + filepath.Base(m)
+			recs = append(recs, cpio.StaticFile(name, string(b), 0o644))
+			order.WriteString("/" + name + "\n")
+		}
+		recs = append(recs, cpio.StaticFile("modules/order", order.String(), 0o644))
+	}
+	for _, r := range recs {
 		if err := w.WriteRecord(cpio.MakeReproducible(r)); err != nil {
 			return err
 		}

@@ -1,7 +1,8 @@
 // Command target is the demo system that measuredboot kexecs into: the init of a small initramfs.
 // It reads the logs measuredboot handed over, reads the PCRs from the TPM through sysfs, replays the
 // TCG log for every bank and prints the result per PCR, checks that the command line it was booted
-// with is the one that was measured, and powers off. The QEMU tests judge its console. Booted with
+// with is the one that was measured, with measuredboot.unseal=DEV unseals the secret sealed on
+// that block device (pkg/seal), and powers off. The QEMU tests judge its console. Booted with
 // measuredboot.firmware-log on the command line, it prints the firmware's event log instead.
 package main
 
@@ -45,6 +46,13 @@ func main() {
 	err := check(os.Stdout, dataChannel(), "/"+handover.Dir, "/sys/class/tpm/tpm0", "/proc/cmdline")
 	if cl, _ := os.ReadFile("/proc/cmdline"); err == nil && slices.Contains(strings.Fields(string(cl)), "measuredboot.check-initrd=debian") {
 		err = checkDebianInitrd(os.Stdout, "/")
+	}
+	if cl, _ := os.ReadFile("/proc/cmdline"); err == nil {
+		for _, f := range strings.Fields(string(cl)) {
+			if dev, ok := strings.CutPrefix(f, "measuredboot.unseal="); ok {
+				unsealFrom(os.Stdout, dev)
+			}
+		}
 	}
 	if err != nil {
 		fmt.Printf("target: FAIL: %v\n", err)

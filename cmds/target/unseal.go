@@ -1,0 +1,64 @@
+package main
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
+
+	"github.com/measuredboot/measuredboot/pkg/kmod"
+	"github.com/measuredboot/measuredboot/pkg/seal"
+	"github.com/measuredboot/measuredboot/pkg/tpm"
+)
+
+// unsealFrom unseals the blob mbctl seal wrote to the block device dev (a partition holding the
+// blob at its start, as the sealing scenarios write it) with the TPM, and prints
+// "target: unsealed N bytes, sha256 HEX" or "target: unseal refused: WHY". It loads the
+// initramfs's modules first (the disk's driver). The verdict does not change the target's PASS:
+// the scenarios judge the line.
+func unsealFrom(out io.Writer, dev string) {
+	if strings.ContainsAny(dev, "/.") || dev == "" {
+		fmt.Fprintf(out, "target: unseal refused: measuredboot.unseal=%q is not a block device name\n", dev)
+		return
+	}
+	if n, err := kmod.LoadList("/modules/order"); err != nil {
+		fmt.Fprintf(out, "target: loading modules (%d loaded): %v\n", n, err)
+	}
+	path := filepath.Join("/dev", dev)
+	var f *os.File
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if f, err = os.Open(path); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(out, "target: unseal refused: %v\n", err)
+		return
+	}
+	blob, err := io.ReadAll(io.LimitReader(f, seal.MaxBlob))
+	f.Close()
+	if err != nil {
+		fmt.Fprintf(out, "target: unseal refused: reading %s: %v\n", path, err)
+		return
+	}
+	t, err := linuxtpm.Open("/dev/tpmrm0")
+	if err != nil {
+		fmt.Fprintf(out, "target: unseal refused: %v\n", err)
+		return
+	}
+	defer t.Close()
+	d := tpm.New(t)
+	secret, err := seal.Unseal(seal.ReadWriter(d.Transport()), blob)
+	if err != nil {
+		fmt.Fprintf(out, "target: unseal refused: %v\n", err)
+	} else {
+		fmt.Fprintf(out, "target: unsealed %d bytes, sha256 %x\n", len(secret), sha256.Sum256(secret))
+	}
+	fmt.Fprintf(out, "target: unseal: tpm: %s\n", d.Usage())
+}
