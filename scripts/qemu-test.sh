@@ -21,6 +21,10 @@
 #   policy        optional: the policy to build in (default configs/policy)
 #   keys/         optional: certificates to build in
 #   config        optional: key=value lines for the image's config
+#   extra-cmds    optional: import paths of more commands for the image's busybox, one per line
+#                 (e.g. cmds/unseal for a recovery shell that tries to unseal)
+#   console-input optional: lines typed into the recovery shell 5 s after it starts (expect
+#                 recovery); the guest is stopped 20 s later
 #   uinit         optional (benchmarks only): the import path of the program init starts instead
 #                 of measuredboot
 #   console       optional: fixed strings that must appear on the console, one per line
@@ -69,6 +73,9 @@ image() {
   fi
   local uinit=()
   [ -f "$dir/uinit" ] && uinit=(-uinit "$(cat "$dir/uinit")")
+  if [ -f "$dir/extra-cmds" ]; then
+    while IFS= read -r l; do [ -n "$l" ] && uinit+=(-extra-cmd "$l"); done < "$dir/extra-cmds"
+  fi
   (cd "$ROOT" && "$MBCTL" build -policy "$pol" ${keys:+-keys "$keys"} "${cfg[@]}" "${uinit[@]}" \
      -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$out") 2>&1 | sed 's/^/  /' >&2
   [ "${PIPESTATUS[0]}" -eq 0 ] && [ -f "$out" ]
@@ -178,6 +185,14 @@ qemu_once() {
   local spid=$!; pids+=("$spid")
   for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
   : > "$log"; : > "$channel"
+  # With WORK/console-input, the console is a pipe pair (WORK/con.in, WORK/con.out) so that the
+  # recovery shell can be typed into; a reader copies the output to the log.
+  local serial0=(-serial "file:$log") reader=""
+  if [ -f "$work/console-input" ]; then
+    rm -f "$work/con.in" "$work/con.out"; mkfifo "$work/con.in" "$work/con.out"
+    serial0=(-chardev "pipe,id=con0,path=$work/con" -serial chardev:con0)
+    cat "$work/con.out" > "$log" & reader=$!; pids+=("$reader")
+  fi
   local stick=()
   [ -f "$work/stick.img" ] && stick=(-drive if=none,id=d1,file="$work/stick.img",format=raw,readonly=on
     -device virtio-scsi-pci,id=scsi0 -device scsi-hd,drive=d1,bus=scsi0.0,removable=on)
@@ -185,9 +200,9 @@ qemu_once() {
     -kernel "$KERNEL" -initrd "$initrd" -append "$append" \
     -drive if=none,id=d0,file="$work/disk.img",format=raw,readonly=on -device virtio-blk-pci,drive=d0 "${stick[@]}" \
     -chardev socket,id=chrtpm,path="$sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
-    -device tpm-tis,tpmdev=tpm0 -serial "file:$log" -serial "file:$channel" -monitor none -display none </dev/null 2>"$work/qemu.err" &
+    -device tpm-tis,tpmdev=tpm0 "${serial0[@]}" -serial "file:$channel" -monitor none -display none </dev/null 2>"$work/qemu.err" &
   local qpid=$!; pids+=("$qpid")
-  local tailpid="" t0=$SECONDS shell_at="" started="" stalled=""
+  local tailpid="" t0=$SECONDS shell_at="" typed="" started="" stalled=""
   echo "  qemu: booting $(basename "$initrd") under QEMU (TCG, -smp ${QEMU_SMP:-2}) with swtpm; console: $log" >&2
   if [ "${INTERACTIVE:-}" = 1 ]; then tail -n +1 -f "$log" & tailpid=$!; fi
   # The guest ends by powering off (the target) or by halting (a refusal); a halted guest keeps
@@ -199,9 +214,14 @@ qemu_once() {
     if [ -z "$started" ] && [ $((SECONDS - t0)) -ge "${FIRMWARE_STALL:-90}" ]; then
       stalled=1; kill "$qpid" 2>/dev/null || true; break
     fi
-    # The recovery shell waits at the console: give it 5 s to print its prompt, then stop.
+    # The recovery shell waits at the console: give it 5 s to print its prompt, then stop; with
+    # console input, type it at the prompt and give the commands 20 s more.
     if [ -z "${shell_at:-}" ] && grep -q "^measuredboot: recovery shell: " "$log" 2>/dev/null; then shell_at=$SECONDS; fi
-    if [ -n "${shell_at:-}" ] && [ $((SECONDS - shell_at)) -ge 5 ]; then kill "$qpid" 2>/dev/null || true; break; fi
+    if [ -n "$reader" ] && [ -n "${shell_at:-}" ] && [ -z "${typed:-}" ] && [ $((SECONDS - shell_at)) -ge 5 ]; then
+      cat "$work/console-input" > "$work/con.in"; typed=$SECONDS
+    fi
+    if [ -n "${typed:-}" ] && [ $((SECONDS - typed)) -ge 20 ]; then kill "$qpid" 2>/dev/null || true; break; fi
+    if [ -z "$reader" ] && [ -n "${shell_at:-}" ] && [ $((SECONDS - shell_at)) -ge 5 ]; then kill "$qpid" 2>/dev/null || true; break; fi
     if [ "${INTERACTIVE:-}" != 1 ] && [ "$SECONDS" -ge "$next" ]; then
       echo "  qemu: still running ($((SECONDS - t0))s; last console line: $(tail -n1 "$log" | tr -d '\r' | cut -c1-80))" >&2
       next=$((SECONDS + 10))
@@ -210,6 +230,7 @@ qemu_once() {
   done
   wait "$qpid" 2>/dev/null || true
   kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true
+  if [ -n "$reader" ]; then kill "$reader" 2>/dev/null || true; wait "$reader" 2>/dev/null || true; rm -f "$work/con.in" "$work/con.out"; fi
   if [ -n "$tailpid" ]; then sleep 0.5; kill "$tailpid" 2>/dev/null || true; wait "$tailpid" 2>/dev/null || true; fi
   tr -d '\r' < "$log" > "$log.txt" && mv "$log.txt" "$log"
   tr -d '\r' < "$channel" > "$channel.txt" && mv "$channel.txt" "$channel"
@@ -244,6 +265,7 @@ boot() {
       || { echo "FAIL: $dir/before"; return 1; }
   fi
   local log=$work/console.log
+  [ -f "$dir/console-input" ] && cp "$dir/console-input" "$work/console-input"
   qemu "$work" "$img" "console=ttyS0 loglevel=4" "$log"
   echo "console log: $log"
   judge "$dir" "$log" || return 1

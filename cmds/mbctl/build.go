@@ -28,7 +28,7 @@ func cmdBuild(args []string, stderr io.Writer) error {
 	fs.StringVar(&modList, "modules", "", "file listing the kernel modules to ship")
 	fs.Var(&cfg, "config", "key=value for the image's config (repeatable)")
 	fs.BoolVar(&o.NoBootProgram, "no-boot-program", false, "leave measuredboot out (a size baseline)")
-	fs.Var((*multi)(&o.Extra), "extra-cmd", "benchmarks only: the import path of one more command for the busybox (repeatable)")
+	fs.Var((*multi)(&o.Extra), "extra-cmd", "benchmarks and tests only: the import path of one more command for the busybox (repeatable), e.g. github.com/measuredboot/measuredboot/cmds/unseal")
 	fs.BoolVar(&o.BLSOnly, "bls-only", false, "read BLS entries only: leave u-root's GRUB and syslinux parsers (and the net/http they link) out")
 	fs.StringVar(&o.Uinit, "uinit", "", "benchmarks only: the import path of the program init starts instead of measuredboot")
 	fs.StringVar(&o.Output, "o", "", "output image (.cpio.xz)")

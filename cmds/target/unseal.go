@@ -9,11 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
-
 	"github.com/measuredboot/measuredboot/pkg/kmod"
 	"github.com/measuredboot/measuredboot/pkg/seal"
-	"github.com/measuredboot/measuredboot/pkg/tpm"
 )
 
 // unsealFrom unseals the blob mbctl seal wrote to the block device dev (a partition holding the
@@ -41,24 +38,14 @@ func unsealFrom(out io.Writer, dev string) {
 		fmt.Fprintf(out, "target: unseal refused: %v\n", err)
 		return
 	}
-	blob, err := io.ReadAll(io.LimitReader(f, seal.MaxBlob))
 	f.Close()
-	if err != nil {
-		fmt.Fprintf(out, "target: unseal refused: reading %s: %v\n", path, err)
-		return
-	}
-	t, err := linuxtpm.Open("/dev/tpmrm0")
-	if err != nil {
-		fmt.Fprintf(out, "target: unseal refused: %v\n", err)
-		return
-	}
-	defer t.Close()
-	d := tpm.New(t)
-	secret, err := seal.Unseal(seal.ReadWriter(d.Transport()), blob)
+	secret, usage, err := seal.UnsealFile("/dev/tpmrm0", path)
 	if err != nil {
 		fmt.Fprintf(out, "target: unseal refused: %v\n", err)
 	} else {
 		fmt.Fprintf(out, "target: unsealed %d bytes, sha256 %x\n", len(secret), sha256.Sum256(secret))
 	}
-	fmt.Fprintf(out, "target: unseal: tpm: %s\n", d.Usage())
+	if usage != "" {
+		fmt.Fprintf(out, "target: unseal: tpm: %s\n", usage)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,9 +29,11 @@ import (
 	pb "github.com/google/go-tpm-tools/proto/tpm"
 	"github.com/google/go-tpm/legacy/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+	"github.com/google/go-tpm/tpm2/transport/linuxtpm"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/tpm"
 )
 
 const (
@@ -305,4 +308,27 @@ func (rw *readWriter) Read(p []byte) (int, error) {
 	n := copy(p, rw.rsp)
 	rw.rsp = rw.rsp[n:]
 	return n, nil
+}
+
+// UnsealFile unseals the blob at the start of path (a file, or a block device holding it) with
+// the TPM device tpmPath (e.g. /dev/tpmrm0). It also returns what the TPM was sent
+// (tpm.Device.Usage), for a console line.
+func UnsealFile(tpmPath, path string) (secret []byte, usage string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	blob, err := io.ReadAll(io.LimitReader(f, MaxBlob))
+	f.Close()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	t, err := linuxtpm.Open(tpmPath)
+	if err != nil {
+		return nil, "", err
+	}
+	defer t.Close()
+	d := tpm.New(t)
+	secret, err = Unseal(ReadWriter(d.Transport()), blob)
+	return secret, d.Usage(), err
 }
