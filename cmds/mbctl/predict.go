@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/measuredboot/measuredboot/pkg/appraise"
+	"github.com/measuredboot/measuredboot/pkg/authenticode"
 	"github.com/measuredboot/measuredboot/pkg/boot"
 	"github.com/measuredboot/measuredboot/pkg/discover"
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
@@ -24,7 +26,7 @@ import (
 
 const predictUsage = `usage: mbctl predict -policy P -kernel K [-initrd I] [-firmware F ...] [-cmdline C]
                      [-entry NAME -source "vda1 grub"] [-eventlog FW | -banks sha256,...] [-root DIR] [-device DEV] [-keys DIR]
-                     [-digests F] [-config F] [-all] [-o FILE]
+                     [-digests F] [-config F] [-payload NEW.efi [-payload-old OLD.efi]] [-all] [-format F] [-o FILE]
 
 Runs measuredboot's boot flow on this host against a software TPM and prints, for every bank, the
 values the boot will leave in the PCRs it extends, as tpm2_pcrread prints them. The TPM starts
@@ -36,7 +38,12 @@ measuredboot.entry event that opens its events in PCR 8. The policy's fsname=, f
 system the boot will: the one on -device (the boot partition, or an image of it: its super block
 gives the type the boot mounts it as, its magic and the UUID as Linux sets it), or without
 -device the host file system holding -root. The boot's console lines go to standard error; the exit status is 1
-when the boot would refuse.`
+when the boot would refuse.
+
+Across a payload update: with -eventlog from a UEFI boot of the current payload and -payload NEW.efi,
+the new payload's Authenticode digests take the place of the old one's EV_EFI_BOOT_SERVICES_APPLICATION
+event in PCR 4 (-payload-old OLD.efi picks it when the log has several), and PCR 4 is printed
+with 8 and 9: seal to them before the new payload is flashed or installed.`
 
 // cmdPredict computes the PCR values a boot of the given files will leave.
 func cmdPredict(args []string, stdout, stderr io.Writer) error {
@@ -88,6 +95,7 @@ type predictOptions struct {
 	entryName, entrySource          *string
 	fwlog, banks, root, device      *string
 	keys, digests, config           *string
+	payload, payloadOld             *string
 }
 
 // addPredictFlags registers the flags of a predicted boot on fs.
@@ -101,6 +109,8 @@ func addPredictFlags(fs *flag.FlagSet) *predictOptions {
 	o.entryName = fs.String("entry", "predicted", "the entry's name (its menu title) as the boot finds it: PCR 8's measuredboot.entry event records it")
 	o.entrySource = fs.String("source", "mbctl predict", "the entry's source as the boot prints it (\"vda1 grub\"): PCR 8's measuredboot.entry event records it")
 	o.fwlog = fs.String("eventlog", "", "the firmware's TCG event log to start from")
+	o.payload = fs.String("payload", "", "with -eventlog from a UEFI boot of another payload: the payload (an EFI application, e.g. build/payload.efi) the next boot starts; its Authenticode digests replace the old payload's in PCR 4")
+	o.payloadOld = fs.String("payload-old", "", "the payload the -eventlog boot started, when the log has several EFI applications in PCR 4: its event is the one replaced")
 	o.banks = fs.String("banks", "sha256", "PCR banks when there is no -eventlog: sha1,sha256,sha384,sha512")
 	o.root = fs.String("root", "/", "the boot partition's root on this host: names are recorded relative to it")
 	o.device = fs.String("device", "", "the boot partition (block device or image) whose file system identity the policy's fs conditions see; default: the file system holding -root")
@@ -138,7 +148,7 @@ func (o *predictOptions) predict(stderr io.Writer) (*prediction, error) {
 		return nil, errors.New("-policy and -kernel are required")
 	}
 	sys := &hostSystem{policy: *o.policy, config: *o.config, digests: *o.digests, keys: *o.keys}
-	var start eventlog.PCRs
+	var start, orig eventlog.PCRs // the values the boot starts from, and the firmware log's own
 	var banks []eventlog.Alg
 	if *o.fwlog != "" {
 		b, err := os.ReadFile(*o.fwlog)
@@ -149,10 +159,20 @@ func (o *predictOptions) predict(stderr io.Writer) (*prediction, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", *o.fwlog, err)
 		}
+		if orig, err = l.Replay(); err != nil {
+			return nil, fmt.Errorf("%s: %w", *o.fwlog, err)
+		}
+		if *o.payload != "" {
+			if b, err = replacePayload(l, *o.payload, *o.payloadOld); err != nil {
+				return nil, err
+			}
+		}
 		if start, err = l.Replay(); err != nil {
 			return nil, fmt.Errorf("%s: %w", *o.fwlog, err)
 		}
 		sys.fwlog, banks = b, l.Banks()
+	} else if *o.payload != "" {
+		return nil, errors.New("-payload needs -eventlog: the log of a UEFI boot of the current payload, whose PCR 4 event it replaces")
 	} else {
 		for _, n := range strings.Split(*o.banks, ",") {
 			a, ok := eventlog.AlgFromName(strings.TrimSpace(n))
@@ -206,10 +226,14 @@ func (o *predictOptions) predict(stderr io.Writer) (*prediction, error) {
 		return nil, errors.New("the boot flow ended without loading a kernel")
 	}
 	p := &prediction{Banks: banks, Values: soft.Values(), Extends: soft.Extends()}
-	// The PCRs the boot extended: those whose value differs from the start.
+	// The PCRs the boot extended, and PCR 4 when a new payload changes it: those whose value
+	// differs from the firmware log's.
+	if orig == nil {
+		orig = start
+	}
 	for i := uint32(0); i < eventlog.NumPCRs; i++ {
 		for _, b := range banks {
-			if v, ok := p.Values[b][i]; ok && !slices.Equal(v, start[b][i]) {
+			if v, ok := p.Values[b][i]; ok && !slices.Equal(v, orig[b][i]) {
 				p.PCRs = append(p.PCRs, i)
 				break
 			}
@@ -288,4 +312,68 @@ func (s *hostSystem) EnableKernelIMA() error       { return nil }
 // following links (partfs.WalkDir).
 func (s *hostSystem) WalkFiles(root, dir string, max int) ([]string, []partfs.Skipped, error) {
 	return partfs.WalkDir([]string{root}, dir, max)
+}
+
+// replacePayload puts the Authenticode digests of the EFI application at path, in every bank of
+// l, in place of the digests of the one the logged boot started: the only
+// EV_EFI_BOOT_SERVICES_APPLICATION event in PCR 4, or, with old, the one whose digests are old's.
+// It returns l marshalled again (the firmware log the next boot will hand over).
+func replacePayload(l *eventlog.Log, path, old string) ([]byte, error) {
+	digests := func(path string) (map[eventlog.Alg][]byte, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		out := map[eventlog.Alg][]byte{}
+		for _, a := range l.Banks() {
+			h, ok := a.Hash()
+			if !ok {
+				return nil, fmt.Errorf("-payload: no hash for the log's %v bank in this build", a)
+			}
+			if out[a], err = authenticode.Digest(b, h); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		return out, nil
+	}
+	next, err := digests(path)
+	if err != nil {
+		return nil, err
+	}
+	var oldDigests map[eventlog.Alg][]byte
+	if old != "" {
+		if oldDigests, err = digests(old); err != nil {
+			return nil, err
+		}
+	}
+	var apps []int
+	for i, e := range l.Events {
+		if e.PCR != 4 || e.Type != eventlog.EvEFIBootServicesApplication {
+			continue
+		}
+		if oldDigests != nil {
+			a := l.Banks()[0]
+			if !bytes.Equal(e.Digest(a), oldDigests[a]) {
+				continue
+			}
+		}
+		apps = append(apps, i)
+	}
+	switch {
+	case len(apps) == 0 && old != "":
+		return nil, fmt.Errorf("-payload-old %s: no EV_EFI_BOOT_SERVICES_APPLICATION event in PCR 4 has its Authenticode digest: the log is not of a boot of it", old)
+	case len(apps) == 0:
+		return nil, errors.New("-payload: the firmware log has no EV_EFI_BOOT_SERVICES_APPLICATION event in PCR 4: it is not the log of a UEFI boot of a payload")
+	case len(apps) > 1:
+		var idx []string
+		for _, i := range apps {
+			idx = append(idx, strconv.Itoa(l.Events[i].Index))
+		}
+		return nil, fmt.Errorf("-payload: the firmware log has %d EFI applications in PCR 4 (events %s): name the payload that boot started with -payload-old", len(apps), strings.Join(idx, ", "))
+	}
+	e := &l.Events[apps[0]]
+	for i := range e.Digests {
+		e.Digests[i].Sum = next[e.Digests[i].Alg]
+	}
+	return l.Marshal()
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/u-root/mkuimage/cpio"
 
+	"github.com/measuredboot/measuredboot/pkg/authenticode"
 	"github.com/measuredboot/measuredboot/pkg/boot"
 	"github.com/measuredboot/measuredboot/pkg/discover"
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
@@ -372,5 +373,103 @@ func TestPredictHostFS(t *testing.T) {
 	err := run([]string{"predict", "-policy", pol, "-root", "/proc", "-kernel", k}, &out, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "pass -device") || !strings.Contains(err.Error(), "/proc") {
 		t.Errorf("predict -root /proc = %v, want an error naming /proc and telling to pass -device", err)
+	}
+}
+
+// TestPredictPayload predicts a boot of another payload from the log of a UEFI boot of the
+// current one: the log's EFI application event in PCR 4 carries the current payload's
+// Authenticode digests; the prediction puts the new one's in its place, so PCR 4 changes, and
+// PCR 9 with it (the boot_aggregate covers PCR 4).
+func TestPredictPayload(t *testing.T) {
+	kernels, _ := filepath.Glob("/boot/vmlinuz-*")
+	if len(kernels) == 0 {
+		t.Fatal("no /boot/vmlinuz-*")
+	}
+	a, err := os.ReadFile(kernels[len(kernels)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	b := bytes.Clone(a)
+	b[len(b)/2] ^= 1 // inside a section: another payload
+	payloadA := writeFile(t, dir, "a.efi", a)
+	payloadB := writeFile(t, dir, "b.efi", b)
+	banks := []eventlog.Alg{eventlog.AlgSHA1, eventlog.AlgSHA256}
+	digest := func(img []byte, alg eventlog.Alg) []byte {
+		h, _ := alg.Hash()
+		d, err := authenticode.Digest(img, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	log := func(apps ...[]byte) string {
+		l, err := eventlog.New(banks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append(0, eventlog.EvSCRTMVersion, []byte("OVMF")); err != nil {
+			t.Fatal(err)
+		}
+		for _, img := range apps {
+			var ds []eventlog.Digest
+			for _, alg := range banks {
+				ds = append(ds, eventlog.Digest{Alg: alg, Sum: digest(img, alg)})
+			}
+			if _, err := l.AppendDigests(4, eventlog.EvEFIBootServicesApplication, ds, []byte("device path")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		raw, err := l.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return writeFile(t, dir, fmt.Sprintf("log%d", len(apps)), raw)
+	}
+	_, args := sealFixture(t, "ro")
+	var out, stderr bytes.Buffer
+	if err := run(append([]string{"predict", "-eventlog", log(a), "-payload", payloadB}, args...), &out, &stderr); err != nil {
+		t.Fatalf("predict -payload = %v\n%s", err, stderr.String())
+	}
+	got, err := parsePCRFile(out.Bytes(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range banks {
+		h, _ := alg.Hash()
+		want := extendAll(h, nil, digest(b, alg))
+		if !bytes.Equal(got[alg][4], want) {
+			t.Errorf("%v PCR 4 = %x, want %x (the new payload's Authenticode digest extended)", alg, got[alg][4], want)
+		}
+		if len(got[alg]) != 3 {
+			t.Errorf("%v: printed PCRs %v, want 4, 8 and 9", alg, sortedPCRs(got[alg]))
+		}
+	}
+	// The same payload again: PCR 4 does not change, so only 8 and 9 are printed.
+	out.Reset()
+	if err := run(append([]string{"predict", "-eventlog", log(a), "-payload", payloadA}, args...), &out, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if same, _ := parsePCRFile(out.Bytes(), 0); len(same[eventlog.AlgSHA256]) != 2 {
+		t.Errorf("predict -payload with the same payload printed %v, want PCRs 8 and 9", sortedPCRs(same[eventlog.AlgSHA256]))
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no -eventlog", []string{"-payload", payloadB}, "-payload needs -eventlog"},
+		{"no application", []string{"-eventlog", log(), "-payload", payloadB}, "no EV_EFI_BOOT_SERVICES_APPLICATION event"},
+		{"two applications", []string{"-eventlog", log(a, b), "-payload", payloadB}, "2 EFI applications in PCR 4"},
+		{"the old one not in the log", []string{"-eventlog", log(a), "-payload", payloadB, "-payload-old", payloadB}, "the log is not of a boot of it"},
+		{"not a PE image", []string{"-eventlog", log(a), "-payload", writeFile(t, dir, "junk", []byte("junk"))}, "not a PE/COFF image"},
+	} {
+		if err := run(append(append([]string{"predict"}, tc.args...), args...), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("predict (%s) = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// Two applications, the old one named: its event is replaced.
+	if err := run(append([]string{"predict", "-eventlog", log(a, b), "-payload", payloadB, "-payload-old", payloadA}, args...), io.Discard, io.Discard); err != nil {
+		t.Errorf("predict -payload-old = %v", err)
 	}
 }

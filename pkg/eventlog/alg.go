@@ -102,6 +102,9 @@ const (
 	EvSCRTMVersion     EventType = 0x8
 	EvIPL              EventType = 0xD
 	EvIPLPartitionData EventType = 0xE
+	// EvEFIBootServicesApplication is UEFI firmware's record of an EFI application it started
+	// (PCR 4): its digests are the application's Authenticode digests.
+	EvEFIBootServicesApplication EventType = 0x80000003
 )
 
 // String returns the spec's name for t ("EV_IPL"), or "EventType(0x........)" if it has none here.
@@ -149,7 +152,7 @@ func (t EventType) String() string {
 		return "EV_EFI_VARIABLE_DRIVER_CONFIG"
 	case 0x80000002:
 		return "EV_EFI_VARIABLE_BOOT"
-	case 0x80000003:
+	case EvEFIBootServicesApplication:
 		return "EV_EFI_BOOT_SERVICES_APPLICATION"
 	case 0x80000004:
 		return "EV_EFI_BOOT_SERVICES_DRIVER"
