@@ -108,7 +108,7 @@ func addPredictFlags(fs *flag.FlagSet) *predictOptions {
 	o.cmdline = fs.String("cmdline", "", "the entry's kernel command line")
 	o.entryName = fs.String("entry", "predicted", "the entry's name (its menu title) as the boot finds it: PCR 8's measuredboot.entry event records it")
 	o.entrySource = fs.String("source", "mbctl predict", "the entry's source as the boot prints it (\"vda1 grub\"): PCR 8's measuredboot.entry event records it")
-	o.fwlog = fs.String("eventlog", "", "the firmware's TCG event log to start from")
+	o.fwlog = fs.String("eventlog", "", "the firmware's TCG event log to start from (binary_bios_measurements, or a tcg.log measuredboot handed over: its own events are left out)")
 	o.payload = fs.String("payload", "", "with -eventlog from a UEFI boot of another payload: the payload (an EFI application, e.g. build/payload.efi) the next boot starts; its Authenticode digests replace the old payload's in PCR 4")
 	o.payloadOld = fs.String("payload-old", "", "the payload the -eventlog boot started, when the log has several EFI applications in PCR 4: its event is the one replaced")
 	o.banks = fs.String("banks", "sha256", "PCR banks when there is no -eventlog: sha1,sha256,sha384,sha512")
@@ -158,6 +158,18 @@ func (o *predictOptions) predict(stderr io.Writer) (*prediction, error) {
 		l, err := eventlog.Parse(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", *o.fwlog, err)
+		}
+		// A log measuredboot handed over holds the firmware's events, then its own from the
+		// boot_aggregate on: the firmware's part is the machine's firmware log.
+		if k := slices.IndexFunc(l.Events, func(e eventlog.Event) bool {
+			return isTemplateEvent(e) && templateName(e) == "boot_aggregate"
+		}); k >= 0 {
+			fmt.Fprintf(stderr, "predict: %s is a log measuredboot handed over: its %d events from event %d (boot_aggregate) on are left out\n",
+				*o.fwlog, len(l.Events)-k, l.Events[k].Index)
+			l.Events = l.Events[:k]
+			if b, err = l.Marshal(); err != nil {
+				return nil, fmt.Errorf("%s: %w", *o.fwlog, err)
+			}
 		}
 		if orig, err = l.Replay(); err != nil {
 			return nil, fmt.Errorf("%s: %w", *o.fwlog, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -471,5 +472,61 @@ func TestPredictPayload(t *testing.T) {
 	// Two applications, the old one named: its event is replaced.
 	if err := run(append([]string{"predict", "-eventlog", log(a, b), "-payload", payloadB, "-payload-old", payloadA}, args...), io.Discard, io.Discard); err != nil {
 		t.Errorf("predict -payload-old = %v", err)
+	}
+}
+
+// TestPredictFromHandedOverLog predicts from a log measuredboot handed over (firmware events,
+// then its own): the same values as from the firmware's log alone.
+func TestPredictFromHandedOverLog(t *testing.T) {
+	_, args := sealFixture(t, "ro")
+	var fromFW, stderr bytes.Buffer
+	if err := run(append([]string{"predict", "-eventlog", seabiosLog}, args...), &fromFW, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	// The log the predicted boot hands over: the firmware's events, then measuredboot's.
+	var handed []byte
+	fs := flag.NewFlagSet("p", flag.ContinueOnError)
+	o := addPredictFlags(fs)
+	if err := fs.Parse(append([]string{"-eventlog", seabiosLog}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := o.predict(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, _ := os.ReadFile(seabiosLog)
+	l, err := eventlog.Parse(fw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg, err := ima.NewNG(9, crypto.SHA256, make([]byte, 32), "boot_aggregate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range p.Extends {
+		// The boot's events, the first with a boot_aggregate's template data as measuredboot
+		// writes it (predict finds its own part by it), the digests as extended.
+		data := []byte("x")
+		if i == 0 {
+			data = agg.TemplateData()
+		}
+		if _, err := l.AppendDigests(e.PCR, eventlog.EvIPL, e.Digests, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if handed, err = l.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	path := writeFile(t, t.TempDir(), "tcg.log", handed)
+	var fromHanded bytes.Buffer
+	stderr.Reset()
+	if err := run(append([]string{"predict", "-eventlog", path}, args...), &fromHanded, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if fromHanded.String() != fromFW.String() {
+		t.Errorf("predicted from the handed-over log:\n%s\nfrom the firmware log:\n%s", fromHanded.String(), fromFW.String())
+	}
+	if !strings.Contains(stderr.String(), "is a log measuredboot handed over") {
+		t.Errorf("predict did not say it left measuredboot's events out:\n%s", stderr.String())
 	}
 }

@@ -218,6 +218,15 @@ func isTemplateEvent(e eventlog.Event) bool {
 	return err == nil && len(f[1]) > 0 && f[1][len(f[1])-1] == 0
 }
 
+// templateName returns a template event's recorded name without its NUL ("" for another event).
+func templateName(e eventlog.Event) string {
+	if !isTemplateEvent(e) {
+		return ""
+	}
+	f, _ := ima.ParseTemplateData(e.Data)
+	return strings.TrimSuffix(string(f[1]), "\x00")
+}
+
 // eventName describes an event for a person: its index, type and PCR, and for a template event
 // the recorded name.
 func eventName(e eventlog.Event) string {
