@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/measuredboot/measuredboot/pkg/appraise"
 	"github.com/measuredboot/measuredboot/pkg/discover"
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
@@ -497,6 +499,20 @@ func firmwareLog(sys System, banks []eventlog.Alg, say func(string, ...any)) *ev
 	return nil
 }
 
+// kexecHint says what a kexec_file_load error most likely means. ENOKEY and EKEYREJECTED come
+// from the running kernel's own signature check (lockdown under Secure Boot, or KEXEC_SIG_FORCE):
+// it takes only a next kernel signed by a key in its keyrings (the platform keyring holds UEFI
+// db), whatever measuredboot's appraisal said.
+func kexecHint(err error) string {
+	switch {
+	case errors.Is(err, unix.ENOKEY), errors.Is(err, unix.EKEYREJECTED), errors.Is(err, unix.EBADMSG):
+		return "this kernel checks the next kernel's signature itself (lockdown under Secure Boot, or KEXEC_SIG): sign the next kernel with a key in the running kernel's keyrings (UEFI db), or boot measuredboot on a kernel that leaves the gate to its appraisal (configs/linuxboot.config)"
+	case errors.Is(err, unix.EPERM):
+		return "kexec is not permitted here (kexec_load_disabled, or lockdown)"
+	}
+	return "is it a bzImage for this architecture?"
+}
+
 // pending is one object on its way through check: the policy's decision, the evidence read for
 // it and its digest algorithm, before the hashing (which may run for several objects at once).
 type pending struct {
@@ -879,7 +895,7 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		if rerr := f.m.Record(recoveryPCR, KexecFailedName, KexecFailed(e, err)); rerr != nil {
 			return fmt.Errorf("cannot measure the failed kexec_file_load of entry \"%s\": %w; nothing else is booted", e.Name, rerr)
 		}
-		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("%w (is it a bzImage for this architecture?)", err)}
+		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("%w (%s)", err, kexecHint(err))}
 	}
 	f.ph.add("kexec load", t)
 	st := f.m.Stats

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/measuredboot/measuredboot/pkg/discover"
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/ima"
@@ -352,5 +354,17 @@ func TestEntriesBounded(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), fmt.Sprintf("%d entries found; only the first %d", MaxEntries+10, MaxEntries)) {
 		t.Errorf("the console does not say entries were left out:\n%s", out.String())
+	}
+}
+
+// TestKexecENOKEY: a kernel that checks the next kernel's signature itself (lockdown under Secure
+// Boot) fails kexec_file_load with ENOKEY; the refusal names that cause, not the bzImage's format.
+func TestKexecENOKEY(t *testing.T) {
+	sys := &fakeSystem{policy: testPolicy, tpm: newFakeTPM(eventlog.AlgSHA256), entries: []discover.Entry{entry(t, "signed elsewhere", []byte("k"), []byte("i"))}}
+	sys.loadErr = func(int) error { return fmt.Errorf("kexec_file_load: %w", unix.ENOKEY) }
+	var out bytes.Buffer
+	err := Run(context.Background(), &out, sys)
+	if err == nil || !strings.Contains(err.Error(), "checks the next kernel's signature itself") || strings.Contains(err.Error(), "bzImage") {
+		t.Errorf("Run() = %v, want the refusal to name the kernel's own signature check", err)
 	}
 }
