@@ -311,11 +311,14 @@ func Build(o Options) error {
 }
 
 // DataArchive returns the newc cpio archive of an image's data under etc/measuredboot/, in a
-// fixed order with zero timestamps and root ownership, closed by a trailer.
+// fixed order with zero timestamps and root ownership, closed by a trailer. It also holds
+// /dev/console: a kernel with the image built in (a LinuxBoot payload) has no default initramfs
+// to provide it, and without it init starts with no console and dies.
 func DataArchive(c *Contents) ([]byte, error) {
 	var buf bytes.Buffer
 	w := cpio.Newc.Writer(&buf)
-	recs := []cpio.Record{cpio.Directory("etc", 0o755), cpio.Directory("etc/measuredboot", 0o755)}
+	recs := []cpio.Record{cpio.Directory("dev", 0o755), cpio.CharDev("dev/console", 0o600, 5, 1),
+		cpio.Directory("etc", 0o755), cpio.Directory("etc/measuredboot", 0o755)}
 	for _, f := range []struct {
 		name string
 		data []byte

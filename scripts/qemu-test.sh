@@ -7,6 +7,7 @@
 #                 "refuse" (the target never ran, measuredboot printed its refusal line and the
 #                 machine halted), "recovery" (an image with on_refuse=shell: refused, the
 #                 recovery event measured, then the recovery shell's prompt; stopped 5 s later) or
+#                 "firmware-refuse" (Secure Boot: OVMF refused to start the payload) or
 #                 "unmeasured" (benchmarks only: the target ran, booted by a uinit other than
 #                 measuredboot, so it has nothing handed over to check)
 #   files         lines "SOURCE DEST": copy a built artifact (kernel = the Debian cloud kernel,
@@ -21,6 +22,16 @@
 #   policy        optional: the policy to build in (default configs/policy)
 #   keys/         optional: certificates to build in
 #   config        optional: key=value lines for the image's config
+#   firmware      optional: "uefi" (OVMF, tpm-crb) or "uefi-secureboot" (OVMF with Secure Boot
+#                 on, Debian's snakeoil keys enrolled) in place of SeaBIOS with -kernel: the image
+#                 is built into a LinuxBoot payload (scripts/payload.sh), installed as
+#                 \EFI\BOOT\BOOTX64.EFI on an EFI system partition after the scenario's others
+#   payload       optional, with firmware: "unsigned" (the default for uefi), "signed" (sbsign with
+#                 the snakeoil key; the default for uefi-secureboot) or "tampered" (signed, then
+#                 one byte of a section changed)
+#   payload-before optional, with firmware and before: a policy; the firmware-log boot is then a
+#                 whole boot of a payload built with it (the current payload), and FWLOG the tcg.log
+#                 it handed over; PAYLOAD (the scenario's payload) is in the before script's env
 #   extra-cmds    optional: import paths of more commands for the image's busybox, one per line
 #                 (e.g. cmds/unseal for a recovery shell that tries to unseal)
 #   console-input optional: lines typed into the recovery shell 5 s after it starts (expect
@@ -62,7 +73,7 @@ MBCTL=$BUILD/mbctl
 # The demo target, with the disk driver's modules for unsealing (measuredboot.unseal=vda2).
 "$MBCTL" target -o "$BUILD/target.cpio" -modules-dir "/lib/modules/$KVER" -modules virtio_pci,virtio_blk
 
-# image DIR OUT: builds the image for a scenario's policy, keys and config into OUT. The compiled
+# image DIR OUT [POLICY]: builds the image for a scenario's policy (or POLICY), keys and config into OUT. The compiled
 # part (busybox, modules) comes from mbctl build's cache, so this costs a second once it is warm.
 image() {
   local dir=$1 out=$2 pol=$ROOT/configs/policy keys="" cfg=()
@@ -76,8 +87,12 @@ image() {
   if [ -f "$dir/extra-cmds" ]; then
     while IFS= read -r l; do [ -n "$l" ] && uinit+=(-extra-cmd "$l"); done < "$dir/extra-cmds"
   fi
+  local mods=(-modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules")
+  [ -n "${3:-}" ] && pol=$3
+  # The payload kernel has everything built in and no module support.
+  [ -f "$dir/firmware" ] && mods=()
   (cd "$ROOT" && "$MBCTL" build -policy "$pol" ${keys:+-keys "$keys"} "${cfg[@]}" "${uinit[@]}" \
-     -modules-dir "/lib/modules/$KVER" -modules "$ROOT/configs/modules" -o "$out") 2>&1 | sed 's/^/  /' >&2
+     "${mods[@]}" -o "$out") 2>&1 | sed 's/^/  /' >&2
   [ "${PIPESTATUS[0]}" -eq 0 ] && [ -f "$out" ]
 }
 
@@ -111,6 +126,49 @@ part() {
   rm -f "$work/part$n.img"
   mkfs.ext4 -q -F -U "$fsuuid" -L "boot$n" -E root_owner=0:0 -d "$root" "$work/part$n.img" "${mb}M" >/dev/null || return 1
   echo "$mb"
+}
+
+# payload DIR WORK IMAGE OUT: builds the LinuxBoot payload with IMAGE built in, and signs or
+# tampers with it as DIR/payload says.
+payload() {
+  local dir=$1 work=$2 img=$3 out=$4 how=unsigned
+  [ "$(cat "$dir/firmware")" = uefi-secureboot ] && how=signed
+  [ -f "$dir/payload" ] && how=$(cat "$dir/payload")
+  "$ROOT/scripts/payload.sh" -image "$img" -o "$out.unsigned" 2>&1 | sed 's/^/  payload: /' >&2
+  [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
+  case $how in
+    unsigned) mv "$out.unsigned" "$out" ;;
+    signed|tampered)
+      # Debian's OVMF test key (its password is "snakeoil"), in PK, KEK and db of the snakeoil vars.
+      openssl rsa -in /usr/share/ovmf/PkKek-1-snakeoil.key -passin pass:snakeoil -out "$work/sb.key" 2>/dev/null || return 1
+      sbsign --key "$work/sb.key" --cert /usr/share/ovmf/PkKek-1-snakeoil.pem --output "$out" "$out.unsigned" >/dev/null 2>&1 || return 1
+      rm -f "$out.unsigned" "$work/sb.key"
+      if [ "$how" = tampered ]; then
+        # One byte in the middle of the file (inside the kernel's sections), after signing.
+        local off=$(( $(stat -c %s "$out") / 2 )) b
+        b=$(od -An -tu1 -j "$off" -N1 "$out" | tr -d ' ')
+        printf "$(printf '\\%03o' $(( b ^ 1 )))" | dd of="$out" bs=1 seek="$off" conv=notrunc status=none
+      fi ;;
+    *) echo "payload: $dir/payload says '$how', want unsigned, signed or tampered" >&2; return 1 ;;
+  esac
+  echo "  payload: $(basename "$out"), $(stat -c %s "$out") bytes, $how" >&2
+}
+
+# esp WORK PAYLOAD: appends an EFI system partition holding PAYLOAD as \EFI\BOOT\BOOTX64.EFI (the
+# removable-media path OVMF boots) to WORK/disk.img.
+esp() {
+  local work=$1 pl=$2 mb
+  mb=$(( $(stat -c %s "$pl") / 1048576 + 4 ))
+  rm -f "$work/esp.img"
+  mkfs.vfat -C "$work/esp.img" $(( mb * 1024 )) >/dev/null || return 1
+  mmd -i "$work/esp.img" ::/EFI ::/EFI/BOOT && mcopy -i "$work/esp.img" "$pl" ::/EFI/BOOT/BOOTX64.EFI || return 1
+  local size start
+  size=$(stat -c %s "$work/disk.img")
+  start=$(( size / 512 ))
+  truncate -s $(( size + mb * 1048576 + 1048576 )) "$work/disk.img"
+  sfdisk -q --append "$work/disk.img" <<< "start=$start, size=$(( mb * 2048 )), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=\"esp\"" || return 1
+  dd if="$work/esp.img" of="$work/disk.img" bs=512 seek="$start" conv=notrunc status=none
+  rm -f "$work/esp.img"
 }
 
 # disk DIR WORK: makes WORK/disk.img, a GPT disk with one ext4 partition holding the scenario (two
@@ -196,21 +254,39 @@ qemu_once() {
   local stick=()
   [ -f "$work/stick.img" ] && stick=(-drive if=none,id=d1,file="$work/stick.img",format=raw,readonly=on
     -device virtio-scsi-pci,id=scsi0 -device scsi-hd,drive=d1,bus=scsi0.0,removable=on)
-  timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg ${QEMU_CPU:+-cpu "$QEMU_CPU"} -smp "${QEMU_SMP:-2}" -m 1024 -nographic -no-reboot \
-    -kernel "$KERNEL" -initrd "$initrd" -append "$append" \
+  # SeaBIOS starts the Debian kernel with -kernel; OVMF boots the disk's EFI system partition.
+  local fw=(-machine q35 -kernel "$KERNEL" -initrd "$initrd" -append "$append") tpmdev=tpm-tis
+  case ${FIRMWARE:-} in
+    uefi|uefi-secureboot)
+      local code=/usr/share/OVMF/OVMF_CODE_4M.fd vars=/usr/share/OVMF/OVMF_VARS_4M.fd
+      [ "$FIRMWARE" = uefi-secureboot ] && code=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd vars=/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd
+      cp "$vars" "$work/vars.fd"
+      fw=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on -nic none
+          -drive "if=pflash,format=raw,unit=0,file=$code,readonly=on" -drive "if=pflash,format=raw,unit=1,file=$work/vars.fd")
+      tpmdev=tpm-crb ;;
+  esac
+  timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg ${QEMU_CPU:+-cpu "$QEMU_CPU"} -smp "${QEMU_SMP:-2}" -m 1024 -nographic -no-reboot \
+    "${fw[@]}" \
     -drive if=none,id=d0,file="$work/disk.img",format=raw,readonly=on -device virtio-blk-pci,drive=d0 "${stick[@]}" \
     -chardev socket,id=chrtpm,path="$sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
-    -device tpm-tis,tpmdev=tpm0 "${serial0[@]}" -serial "file:$channel" -monitor none -display none </dev/null 2>"$work/qemu.err" &
+    -device "$tpmdev,tpmdev=tpm0" "${serial0[@]}" -serial "file:$channel" -monitor none -display none </dev/null 2>"$work/qemu.err" &
   local qpid=$!; pids+=("$qpid")
-  local tailpid="" t0=$SECONDS shell_at="" typed="" started="" stalled=""
-  echo "  qemu: booting $(basename "$initrd") under QEMU (TCG, -smp ${QEMU_SMP:-2}) with swtpm; console: $log" >&2
+  local tailpid="" t0=$SECONDS shell_at="" typed="" started="" stalled="" refused_at=""
+  local what="$(basename "$initrd") under QEMU (TCG, -smp ${QEMU_SMP:-2})"
+  [ -n "${FIRMWARE:-}" ] && what="the disk's EFI system partition under OVMF (${FIRMWARE}, TCG, -smp ${QEMU_SMP:-2})"
+  echo "  qemu: booting $what with swtpm; console: $log" >&2
   if [ "${INTERACTIVE:-}" = 1 ]; then tail -n +1 -f "$log" & tailpid=$!; fi
   # The guest ends by powering off (the target) or by halting (a refusal); a halted guest keeps
   # QEMU running, so stop it once the kernel says so.
   local next=$((SECONDS + 10))
   while kill -0 "$qpid" 2>/dev/null; do
     if grep -q "reboot: System halted" "$log" 2>/dev/null; then kill "$qpid" 2>/dev/null || true; break; fi
-    if [ -z "$started" ] && grep -q "Booting from ROM" "$log" 2>/dev/null; then started=1; fi
+    # A kernel panic waits forever (panic=0): nothing more will come.
+    if grep -q "Kernel panic - not syncing" "$log" 2>/dev/null; then sleep 1; kill "$qpid" 2>/dev/null || true; break; fi
+    if [ -z "$started" ] && { [ -n "${FIRMWARE:-}" ] || grep -q "Booting from ROM" "$log" 2>/dev/null; }; then started=1; fi
+    # OVMF that refused the payload (Secure Boot) has nothing else to boot: stop once it said so.
+    if [ -n "${FIRMWARE:-}" ] && grep -q "^BdsDxe: failed to load Boot" "$log" 2>/dev/null && [ -z "${refused_at:-}" ]; then refused_at=$SECONDS; fi
+    if [ -n "${refused_at:-}" ] && [ $((SECONDS - refused_at)) -ge 3 ]; then kill "$qpid" 2>/dev/null || true; break; fi
     if [ -z "$started" ] && [ $((SECONDS - t0)) -ge "${FIRMWARE_STALL:-90}" ]; then
       stalled=1; kill "$qpid" 2>/dev/null || true; break
     fi
@@ -238,6 +314,24 @@ qemu_once() {
   [ -z "$stalled" ] || return 3
 }
 
+# uefi_firmware_log DIR WORK: for a payload update: boots, on the same machine and disk, the
+# current payload (an image built with DIR/payload-before as its policy), whose target hands over
+# its log; WORK/firmware.log is that tcg.log (mbctl predict takes the firmware's part of it). The
+# scenario's disk is then rebuilt with its own payload.
+uefi_firmware_log() {
+  local dir=$1 work=$2 log=$2/current-console.log
+  mkdir -p "$work/current"
+  image "$dir" "$work/current/image.cpio.xz" "$dir/payload-before" || return 1
+  payload "$dir" "$work/current" "$work/current/image.cpio.xz" "$work/current/payload.efi" || return 1
+  disk "$dir" "$work" && esp "$work" "$work/current/payload.efi" || return 1
+  qemu "$work" "" "" "$log"
+  grep -q "^target: PASS" "$log" || { echo "the current payload's boot did not reach target: PASS (see $log)" >&2; return 1; }
+  awk '$0 ~ /^target: begin tcg.log / {on=1; next} /^target: end / {on=0} on && $2 == "b64" {print $3}' "${log%.log}.channel" |
+    base64 -d > "$work/firmware.log"
+  [ -s "$work/firmware.log" ] || { echo "the current payload's boot handed over no log (see $log)" >&2; return 1; }
+  disk "$dir" "$work" && esp "$work" "$work/payload.efi"
+}
+
 # firmware_log WORK: boots the demo target straight from the firmware, on the same QEMU machine as
 # the scenario's boot, and extracts the firmware's event log it prints to WORK/firmware.log: what
 # an operator has from an earlier boot of the machine before predicting the next one.
@@ -255,13 +349,21 @@ boot() {
   local work=$BUILD/scenarios/$name
   rm -rf "$work"; mkdir -p "$work"
   local img=$work/image.cpio.xz
+  FIRMWARE=""
+  [ -f "$dir/firmware" ] && FIRMWARE=$(cat "$dir/firmware")
   image "$dir" "$img" || { echo "FAIL: building the image failed"; return 1; }
   disk "$dir" "$work" || { echo "FAIL: building the disk failed"; return 1; }
-  if [ -x "$dir/before" ]; then
+  if [ -n "$FIRMWARE" ]; then
+    payload "$dir" "$work" "$img" "$work/payload.efi" || { echo "FAIL: building the payload failed"; return 1; }
+    esp "$work" "$work/payload.efi" || { echo "FAIL: building the EFI system partition failed"; return 1; }
+  fi
+  if [ -x "$dir/before" ] && [ -f "$dir/payload-before" ]; then
+    uefi_firmware_log "$dir" "$work" || { echo "FAIL: the boot of the current payload failed"; return 1; }
+  elif [ -x "$dir/before" ]; then
     firmware_log "$work" || { echo "FAIL: capturing the firmware's event log failed"; return 1; }
     local pol=$ROOT/configs/policy
     [ -f "$dir/policy" ] && pol=$dir/policy
-    WORK=$work FWLOG=$work/firmware.log POLICY=$pol MBCTL=$MBCTL KVER=$KVER "$dir/before" "$work/root" \
+    WORK=$work FWLOG=$work/firmware.log POLICY=$pol MBCTL=$MBCTL KVER=$KVER PAYLOAD=$work/payload.efi "$dir/before" "$work/root" \
       || { echo "FAIL: $dir/before"; return 1; }
   fi
   local log=$work/console.log
@@ -298,10 +400,14 @@ judge() {
       sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' "$log" |
         awk '/^measuredboot: recovery shell: /{r=1; next} /^(>|\$) /{if (r) ok=1; else early=1} END {exit !(ok && !early)}' ||
         { echo "FAIL: the recovery shell's prompt is missing, or came before the recovery event"; return 1; } ;;
+    firmware-refuse)
+      # Secure Boot: the firmware would not start the payload, so nothing of ours ran.
+      grep -q "^BdsDxe: failed to load Boot" "$log" || { echo "FAIL: OVMF did not report refusing the payload"; return 1; }
+      if grep -q "^measuredboot:" "$log"; then echo "FAIL: measuredboot ran"; return 1; fi ;;
     unmeasured)
       grep -q "^target:" "$log" || { echo "FAIL: the target did not run"; return 1; }
       if grep -q "^measuredboot:" "$log"; then echo "FAIL: measuredboot ran"; return 1; fi ;;
-    *) echo "FAIL: $dir/expect says '$expect', want kexec, refuse, recovery or unmeasured"; return 1 ;;
+    *) echo "FAIL: $dir/expect says '$expect', want kexec, refuse, recovery, firmware-refuse or unmeasured"; return 1 ;;
   esac
   if [ -f "$dir/console" ]; then
     while IFS= read -r want; do
