@@ -12,17 +12,25 @@ FUZZTIME ?= 30s
 KERNEL ?= $(lastword $(sort $(wildcard /boot/vmlinuz-*-cloud-amd64)))
 KVER = $(patsubst /boot/vmlinuz-%,%,$(KERNEL))
 IMAGE ?= $(BUILD)/measuredboot.cpio.xz
+FIRMWARE ?=
+FLASH ?=
+SBKEY ?=
+SBCERT ?=
 export PATH := $(PATH):/usr/sbin:/sbin
 
-.PHONY: help all deps mbctl initramfs qemu test unit vet fuzz bench clean guest scenarios
+.PHONY: help all deps mbctl initramfs payload qemu test unit vet fuzz bench clean guest scenarios
 
 # A bare `make` lists the targets.
 help:
 	@echo "measuredboot: make TARGET (as root on Debian 12; each target installs what it needs)"
 	@echo "  qemu        build the image and boot the demo under QEMU + swtpm, console on the terminal"
+	@echo "              (FIRMWARE=uefi: the LinuxBoot payload from an EFI system partition under OVMF)"
 	@echo "  test        everything below, timed: deps, vet, unit, guest, scenarios"
 	@echo "  initramfs   build the boot image: build/measuredboot.cpio.xz (POLICY= KEYS= DIGESTS= CONFIG= BLSONLY=1)"
-	@echo "  mbctl       build the host tool: build/mbctl (build, policy check, sign, verify, predict)"
+	@echo "  payload     the LinuxBoot payload: build/payload.efi, a kernel with the image built in, and its"
+	@echo "              fit in 16 MiB and 8 MiB coreboot flash (FLASH=8M: not fitting is an error;"
+	@echo "              SBKEY= SBCERT=: also build/payload.signed.efi, signed for Secure Boot)"
+	@echo "  mbctl       build the host tool: build/mbctl (build, policy check, sign, verify, predict, seal)"
 	@echo "  deps        install the Debian packages the build and the tests need"
 	@echo "  vet         go vet, gofmt, go mod tidy -diff, and no binary tracked in git"
 	@echo "  unit        go test ./... (fuzz seeds included), and the -bls-only build's tests"
@@ -49,9 +57,18 @@ initramfs: deps mbctl
 	  -modules-dir /lib/modules/$(patsubst /boot/vmlinuz-%,%,$(KERNEL)) -modules $(MODULES) -o $(IMAGE)
 	@ls -l $(IMAGE) && sha256sum $(IMAGE)
 
-# The main job: boot the demo under QEMU + swtpm with the console on the terminal.
+# The LinuxBoot payload: configs/linuxboot.config on Debian's kernel source (the objects cached in
+# ~/.cache/measuredboot/kernel), with the image built in; signed when SBKEY and SBCERT are given.
+payload: deps mbctl
+	$(BUILD)/mbctl build -policy $(POLICY) $(if $(KEYS),-keys $(KEYS)) $(if $(DIGESTS),-digests $(DIGESTS)) \
+	  $(foreach c,$(CONFIG),-config $(c)) $(if $(BLSONLY),-bls-only) -o $(BUILD)/payload-image.cpio.xz
+	FLASH=$(FLASH) scripts/payload.sh -image $(BUILD)/payload-image.cpio.xz -o $(BUILD)/payload.efi
+	$(if $(SBKEY),sbsign --key $(SBKEY) --cert $(SBCERT) --output $(BUILD)/payload.signed.efi $(BUILD)/payload.efi)
+
+# The main job: boot the demo under QEMU + swtpm with the console on the terminal (FIRMWARE=uefi:
+# the payload under OVMF).
 qemu: deps
-	INTERACTIVE=1 BUILD=$(abspath $(BUILD)) scripts/qemu-test.sh scenarios/demo
+	INTERACTIVE=1 BUILD=$(abspath $(BUILD)) scripts/qemu-test.sh scenarios/$(if $(FIRMWARE),$(FIRMWARE),demo)
 
 vet:
 	@scripts/check-tree.sh

@@ -2,7 +2,8 @@
 # Installs the Debian packages the build and the QEMU tests need, if any is missing.
 set -euo pipefail
 pkgs=(qemu-system-x86 swtpm swtpm-tools tpm2-tools ima-evm-utils fdisk mtools dosfstools e2fsprogs
-      xz-utils cpio openssl bc attr linux-image-cloud-amd64 clevis clevis-tpm2)
+      xz-utils cpio openssl bc attr linux-image-cloud-amd64 clevis clevis-tpm2
+      linux-source-6.1 bison flex libelf-dev libssl-dev make gcc ovmf sbsigntool coreboot-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

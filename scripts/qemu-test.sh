@@ -166,7 +166,8 @@ esp() {
   size=$(stat -c %s "$work/disk.img")
   start=$(( size / 512 ))
   truncate -s $(( size + mb * 1048576 + 1048576 )) "$work/disk.img"
-  sfdisk -q --append "$work/disk.img" <<< "start=$start, size=$(( mb * 2048 )), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=\"esp\"" || return 1
+  sfdisk -q --relocate gpt-bak-std "$work/disk.img" 2>/dev/null || return 1
+  sfdisk -q --append "$work/disk.img" <<< "start=$start, size=$(( mb * 2048 )), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=3C4D5E6F-7081-4293-A4B5-C6D7E8F90A1B, name=\"esp\"" || return 1
   dd if="$work/esp.img" of="$work/disk.img" bs=512 seek="$start" conv=notrunc status=none
   rm -f "$work/esp.img"
 }
@@ -183,10 +184,13 @@ disk() {
   if [ -n "$FSUUID2" ]; then mb2=$(part "$dir" "$work" 2 "$FSUUID2") || return 1; fi
   rm -f "$work/disk.img"
   truncate -s $(( (mb1 + mb2 + 2) * 1024 * 1024 )) "$work/disk.img"
+  # Fixed GUIDs: UEFI firmware measures the GPT (PCR 5), and a disk does not get new GUIDs
+  # between two boots of a machine.
   {
     echo 'label: gpt'
-    printf 'start=2048, size=%d, type=0FC63DAF-8483-4772-8E47-3D0093E5CB14, name="boot"\n' $(( mb1 * 2048 ))
-    [ "$mb2" -gt 0 ] && printf 'start=%d, size=%d, type=0FC63DAF-8483-4772-8E47-3D0093E5CB14, name="boot2"\n' \
+    echo 'label-id: 0E5D2C1B-3A49-4F68-8B7C-9D0E1F2A3B4C'
+    printf 'start=2048, size=%d, type=0FC63DAF-8483-4772-8E47-3D0093E5CB14, uuid=1A2B3C4D-5E6F-4071-8293-A4B5C6D7E8F9, name="boot"\n' $(( mb1 * 2048 ))
+    [ "$mb2" -gt 0 ] && printf 'start=%d, size=%d, type=0FC63DAF-8483-4772-8E47-3D0093E5CB14, uuid=2B3C4D5E-6F70-4182-93A4-B5C6D7E8F90A, name="boot2"\n' \
       $(( 2048 + mb1 * 2048 )) $(( mb2 * 2048 ))
   } | sfdisk -q "$work/disk.img"
   dd if="$work/part.img" of="$work/disk.img" bs=1M seek=1 conv=notrunc status=none
@@ -285,7 +289,7 @@ qemu_once() {
     if grep -q "Kernel panic - not syncing" "$log" 2>/dev/null; then sleep 1; kill "$qpid" 2>/dev/null || true; break; fi
     if [ -z "$started" ] && { [ -n "${FIRMWARE:-}" ] || grep -q "Booting from ROM" "$log" 2>/dev/null; }; then started=1; fi
     # OVMF that refused the payload (Secure Boot) has nothing else to boot: stop once it said so.
-    if [ -n "${FIRMWARE:-}" ] && grep -q "^BdsDxe: failed to load Boot" "$log" 2>/dev/null && [ -z "${refused_at:-}" ]; then refused_at=$SECONDS; fi
+    if [ -n "${FIRMWARE:-}" ] && grep -aq "^BdsDxe: failed to load Boot.*: Access Denied" "$log" 2>/dev/null && [ -z "${refused_at:-}" ]; then refused_at=$SECONDS; fi
     if [ -n "${refused_at:-}" ] && [ $((SECONDS - refused_at)) -ge 3 ]; then kill "$qpid" 2>/dev/null || true; break; fi
     if [ -z "$started" ] && [ $((SECONDS - t0)) -ge "${FIRMWARE_STALL:-90}" ]; then
       stalled=1; kill "$qpid" 2>/dev/null || true; break
@@ -357,10 +361,12 @@ boot() {
     payload "$dir" "$work" "$img" "$work/payload.efi" || { echo "FAIL: building the payload failed"; return 1; }
     esp "$work" "$work/payload.efi" || { echo "FAIL: building the EFI system partition failed"; return 1; }
   fi
-  if [ -x "$dir/before" ] && [ -f "$dir/payload-before" ]; then
-    uefi_firmware_log "$dir" "$work" || { echo "FAIL: the boot of the current payload failed"; return 1; }
-  elif [ -x "$dir/before" ]; then
-    firmware_log "$work" || { echo "FAIL: capturing the firmware's event log failed"; return 1; }
+  if [ -x "$dir/before" ]; then
+    if [ -f "$dir/payload-before" ]; then
+      uefi_firmware_log "$dir" "$work" || { echo "FAIL: the boot of the current payload failed"; return 1; }
+    else
+      firmware_log "$work" || { echo "FAIL: capturing the firmware's event log failed"; return 1; }
+    fi
     local pol=$ROOT/configs/policy
     [ -f "$dir/policy" ] && pol=$dir/policy
     WORK=$work FWLOG=$work/firmware.log POLICY=$pol MBCTL=$MBCTL KVER=$KVER PAYLOAD=$work/payload.efi "$dir/before" "$work/root" \
@@ -402,7 +408,9 @@ judge() {
         { echo "FAIL: the recovery shell's prompt is missing, or came before the recovery event"; return 1; } ;;
     firmware-refuse)
       # Secure Boot: the firmware would not start the payload, so nothing of ours ran.
-      grep -q "^BdsDxe: failed to load Boot" "$log" || { echo "FAIL: OVMF did not report refusing the payload"; return 1; }
+      # The disk with the EFI system partition is OVMF's "UEFI Misc Device" (virtio-blk).
+      grep -aq '^BdsDxe: failed to load Boot[0-9A-F]* "UEFI Misc Device".*: Access Denied' "$log" ||
+        { echo "FAIL: OVMF did not report refusing the payload (Access Denied)"; return 1; }
       if grep -q "^measuredboot:" "$log"; then echo "FAIL: measuredboot ran"; return 1; fi ;;
     unmeasured)
       grep -q "^target:" "$log" || { echo "FAIL: the target did not run"; return 1; }

@@ -146,6 +146,11 @@ func (s *linuxSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
 
 func (s *linuxSystem) KexecReboot() error {
 	s.pool.UnmountAll(mount.MNT_DETACH)
+	// The last lines (the kexec line a person and the tests look for) must leave the UART before
+	// the next kernel resets it: wait until the console's output is sent (tcdrain).
+	for _, fd := range []int{1, 2} {
+		unix.IoctlSetInt(fd, unix.TCSBRK, 1)
+	}
 	return kexec.Reboot()
 }
 
