@@ -10,19 +10,18 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	tpmpb "github.com/google/go-tpm-tools/proto/tpm"
 	"github.com/google/go-tpm/tpm2/transport/tcp"
 	"google.golang.org/protobuf/encoding/prototext"
 
+	"github.com/measuredboot/measuredboot/internal/swtpmtest"
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/ima"
 	"github.com/measuredboot/measuredboot/pkg/tpm"
@@ -671,65 +670,9 @@ func TestParsePCRFormats(t *testing.T) {
 	}
 }
 
-// freePortPair returns a loopback port P such that P and P+1 were both free a moment ago.
-func freePortPair(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l1, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l1.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1))
-		l1.Close()
-		if err == nil {
-			l2.Close()
-			return p
-		}
-	}
-	t.Fatal("no two consecutive free loopback ports")
-	return 0
-}
-
 // startSWTPM starts swtpm on loopback TCP ports P (commands) and P+1 (control), already started
-// (startup-clear), and stops it by its PID when the test ends.
-func startSWTPM(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("swtpm")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("swtpm is not on PATH, and CI is set: install it (Debian: apt-get install swtpm; scripts/deps.sh does)")
-		}
-		t.Skip("swtpm is not on PATH (Debian: apt-get install swtpm)")
-	}
-	p := freePortPair(t)
-	state := t.TempDir()
-	cmd := exec.Command(bin, "socket", "--tpm2",
-		"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", p),
-		"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", p+1),
-		"--tpmstate", "dir="+state, "--flags", "not-need-init,startup-clear")
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start swtpm: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", p)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p+1), time.Second)
-		if err == nil {
-			c.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("swtpm did not listen on %s: %v; its output: %s", addr, err, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// (startup-clear), and stops it by its PID when the test ends (internal/swtpmtest).
+func startSWTPM(t *testing.T) string { return swtpmtest.Start(t, "") }
 
 // TestVerifySWTPM extends a real software TPM through pkg/tpm over go-tpm's TCP transport, as
 // measuredboot does at boot, and verifies the logs against the PCRs read back with -swtpm.
