@@ -50,15 +50,14 @@ func cmdSeal(args []string, stdout, stderr io.Writer) error {
 	o := addPredictFlags(fs)
 	in := fs.String("in", "-", "the secret (at most 128 bytes); - for standard input")
 	out := fs.String("o", "", "where to write the sealed blob (written whole or not at all)")
-	tpmPath := fs.String("tpm", "", "the TPM device, e.g. /dev/tpmrm0")
-	swtpmAddr := fs.String("swtpm", "", "swtpm's TCP server HOST:PORT (control channel on PORT+1)")
+	tf := addTPMFlags(fs, "seal with")
 	pcrList := fs.String("pcrs", "", "PCRs to seal to: a list (8,9) or range (0-9); default: those the boot extends")
 	bankName := fs.String("bank", "sha256", "the PCR bank to seal to (one of the prediction's banks)")
 	fs.Usage = func() { fmt.Fprintln(stderr, sealUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 || *out == "" || (*tpmPath == "") == (*swtpmAddr == "") {
+	if fs.NArg() != 0 || *out == "" || tf.given() != 1 {
 		fs.Usage()
 		return errors.New("seal: -o and one of -tpm or -swtpm are required")
 	}
@@ -93,7 +92,7 @@ func cmdSeal(args []string, stdout, stderr io.Writer) error {
 		values[i] = p.Value(bank, i)
 		shown = append(shown, fmt.Sprintf("%d=%x", i, values[i][:8]))
 	}
-	t, name, err := openTPM(*tpmPath, *swtpmAddr)
+	t, name, err := tf.open()
 	if err != nil {
 		return fmt.Errorf("seal: %w", err)
 	}
@@ -117,13 +116,12 @@ func cmdUnseal(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("unseal", stderr)
 	in := fs.String("in", "", "the sealed blob mbctl seal wrote")
 	out := fs.String("o", "", "where to write the secret (default: standard output)")
-	tpmPath := fs.String("tpm", "", "the TPM device, e.g. /dev/tpmrm0")
-	swtpmAddr := fs.String("swtpm", "", "swtpm's TCP server HOST:PORT (control channel on PORT+1)")
+	tf := addTPMFlags(fs, "unseal with")
 	fs.Usage = func() { fmt.Fprintln(stderr, unsealUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 || *in == "" || (*tpmPath == "") == (*swtpmAddr == "") {
+	if fs.NArg() != 0 || *in == "" || tf.given() != 1 {
 		fs.Usage()
 		return errors.New("unseal: -in and one of -tpm or -swtpm are required")
 	}
@@ -131,7 +129,7 @@ func cmdUnseal(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("unseal: %w", err)
 	}
-	t, _, err := openTPM(*tpmPath, *swtpmAddr)
+	t, _, err := tf.open()
 	if err != nil {
 		return fmt.Errorf("unseal: %w", err)
 	}

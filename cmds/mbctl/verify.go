@@ -57,18 +57,15 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	bankName := fs.String("bank", "sha256", "the PCR bank of a binary -ima list's template digests: the file's BANK suffix, sha1 for the classic binary_runtime_measurements (an ASCII list's digests name their bank)")
 	pcrsPath := fs.String("pcrs", "", "PCR values: tpm2_pcrread or gotpm output, lines sha256:9=HEX or \"sha256 9 HEX\", \"9: HEX\" lines with -pcrs-bank, or go-tpm-tools' PCRs message (JSON or text format)")
 	pcrsBankName := fs.String("pcrs-bank", "", "the bank of a plain \"9: HEX\" list in -pcrs")
-	tpmPath := fs.String("tpm", "", "read PCR values from this TPM device, e.g. /dev/tpmrm0")
-	swtpmAddr := fs.String("swtpm", "", "read PCR values from swtpm's TCP server HOST:PORT (control channel on PORT+1)")
+	tf := addTPMFlags(fs, "read PCR values from")
 	skipBanks := fs.String("skip-banks", "", "banks of the log to leave unchecked, comma-separated (sha1,sha384,...): without it, a bank the PCR values lack is a failure")
 	fs.Usage = func() { fmt.Fprintln(stderr, verifyUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	sources := 0
-	for _, s := range []string{*pcrsPath, *tpmPath, *swtpmAddr} {
-		if s != "" {
-			sources++
-		}
+	sources := tf.given()
+	if *pcrsPath != "" {
+		sources++
 	}
 	if fs.NArg() != 0 || sources != 1 || (*tcgPath == "" && *imaPath == "") {
 		return errors.New(verifyUsage)
@@ -81,7 +78,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		}
 		pcrsBank = a
 	}
-	src, err := openPCRSource(*pcrsPath, pcrsBank, *tpmPath, *swtpmAddr)
+	src, err := openPCRSource(*pcrsPath, pcrsBank, tf)
 	if err != nil {
 		return err
 	}
@@ -742,7 +739,7 @@ type pcrSource interface {
 	Close() error
 }
 
-func openPCRSource(pcrsPath string, pcrsBank eventlog.Alg, tpmPath, swtpmAddr string) (pcrSource, error) {
+func openPCRSource(pcrsPath string, pcrsBank eventlog.Alg, tf tpmFlags) (pcrSource, error) {
 	switch {
 	case pcrsPath != "":
 		b, err := os.ReadFile(pcrsPath)
@@ -755,13 +752,38 @@ func openPCRSource(pcrsPath string, pcrsBank eventlog.Alg, tpmPath, swtpmAddr st
 		}
 		return filePCRs{path: pcrsPath, pcrs: pcrs}, nil
 	default:
-		t, name, err := openTPM(tpmPath, swtpmAddr)
+		t, name, err := tf.open()
 		if err != nil {
 			return nil, err
 		}
 		return &tpmPCRs{name: name, t: t}, nil
 	}
 }
+
+// tpmFlags are the -tpm and -swtpm flags of the commands that talk to a TPM.
+type tpmFlags struct{ path, swtpm *string }
+
+// addTPMFlags registers -tpm and -swtpm on fs; what says what the TPM is used for.
+func addTPMFlags(fs *flag.FlagSet, what string) tpmFlags {
+	return tpmFlags{
+		path:  fs.String("tpm", "", what+" the TPM device, e.g. /dev/tpmrm0"),
+		swtpm: fs.String("swtpm", "", what+" swtpm's TCP server HOST:PORT (control channel on PORT+1)"),
+	}
+}
+
+// given reports how many of the two flags were given.
+func (f tpmFlags) given() int {
+	n := 0
+	for _, s := range []string{*f.path, *f.swtpm} {
+		if s != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// open opens the TPM the flags name (openTPM).
+func (f tpmFlags) open() (transport.TPMCloser, string, error) { return openTPM(*f.path, *f.swtpm) }
 
 // openTPM opens the TPM device at tpmPath, or else swtpm's TCP server at swtpmAddr (HOST:PORT,
 // its control channel on PORT+1), and names it for messages.
