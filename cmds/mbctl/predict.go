@@ -162,7 +162,7 @@ func (o *predictOptions) predict(stderr io.Writer) (*prediction, error) {
 		// A log measuredboot handed over holds the firmware's events, then its own from the
 		// boot_aggregate on: the firmware's part is the machine's firmware log.
 		if k := slices.IndexFunc(l.Events, func(e eventlog.Event) bool {
-			return isTemplateEvent(e) && templateName(e) == "boot_aggregate"
+			return isBootAggregateEvent(e)
 		}); k >= 0 {
 			fmt.Fprintf(stderr, "predict: %s is a log measuredboot handed over: its %d events from event %d (boot_aggregate) on are left out\n",
 				*o.fwlog, len(l.Events)-k, l.Events[k].Index)

@@ -530,3 +530,118 @@ func TestPredictFromHandedOverLog(t *testing.T) {
 		t.Errorf("predict did not say it left measuredboot's events out:\n%s", stderr.String())
 	}
 }
+
+// TestVerifyGRUBFormat runs the boot flow with event_format=grub on SeaBIOS's log and checks that
+// mbctl verify accepts what it hands over, in GRUB's form, and refuses a log continued after the
+// handover, a changed command line, and an IMA list of the other format.
+func TestVerifyGRUBFormat(t *testing.T) {
+	dir := t.TempDir()
+	k := writeFile(t, dir, "vmlinuz", bytes.Repeat([]byte("k"), 4096))
+	i := writeFile(t, dir, "initrd.img", []byte("initrd"))
+	cfg := writeFile(t, dir, "config", []byte("event_format=grub\n"))
+	fw, err := os.ReadFile(seabiosLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, _ := eventlog.Parse(fw)
+	start, _ := fl.Replay()
+	soft, err := tpm.NewSoft(fl.Banks(), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := &hostSystem{policy: "../../configs/policy-grub", config: cfg, fwlog: fw, tpm: soft,
+		entry: discover.Entry{Name: "e", Kernel: k, Initrds: []string{i}, Cmdline: "ro quiet", FS: discover.FS{Mount: dir}}}
+	var initrd []byte
+	sys.onLoad = func(_, in *kexec.Buffer, _ string) { initrd = bytes.Clone(in.All()) }
+	var console bytes.Buffer
+	if err := boot.Run(context.Background(), &console, sys); err != nil {
+		t.Fatalf("boot.Run = %v\n%s", err, console.String())
+	}
+	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(initrd[handover.Align:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Mode&cpio.S_IFMT == cpio.S_IFREG {
+			b, _ := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
+			writeFile(t, dir, filepath.Base(r.Name), b)
+		}
+	}
+	pcrFile := func(name string, vals eventlog.PCRs) string {
+		var b strings.Builder
+		for alg, vals := range vals {
+			for p, v := range vals {
+				fmt.Fprintf(&b, "%v:%d=%x\n", alg, p, v)
+			}
+		}
+		return writeFile(t, dir, name, []byte(b.String()))
+	}
+	good := pcrFile("pcrs", soft.Values())
+	tcgPath := filepath.Join(dir, "tcg.log")
+	imaPath := filepath.Join(dir, "binary_runtime_measurements_sha256")
+	var out, stderr bytes.Buffer
+	if err := run([]string{"verify", "-tcg", tcgPath, "-ima", imaPath, "-pcrs", good}, &out, &stderr); err != nil {
+		t.Fatalf("verify of the flow's grub-format logs = %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"tcg: event_format=grub", "each one's digest in every bank is the hash of its text",
+		"ima boot_aggregate match sha256:", "in GRUB's form, one for one", "end with the kernel_cmdline event"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("verify output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// The IMA list alone cannot check PCRs 8 and 9 in this format, and says so.
+	out.Reset()
+	if err := run([]string{"verify", "-ima", imaPath, "-pcrs", good}, &out, &stderr); err == nil || !strings.Contains(err.Error(), "give the TCG log with -tcg") {
+		t.Errorf("verify of the grub-format IMA list alone = %v, want it to ask for the TCG log", err)
+	}
+
+	raw, _ := os.ReadFile(tcgPath)
+	l, err := eventlog.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Continued after the handover: one more file in PCR 9, extended into the TPM too.
+	cont := *l
+	cont.Events = append([]eventlog.Event(nil), l.Events...)
+	more := soft.Values()
+	var digests []eventlog.Digest
+	for _, alg := range l.Banks() {
+		h, _ := alg.Hash()
+		hh := h.New()
+		hh.Write([]byte("evil"))
+		d := hh.Sum(nil)
+		digests = append(digests, eventlog.Digest{Alg: alg, Sum: d})
+		hh = h.New()
+		hh.Write(more[alg][9])
+		hh.Write(d)
+		more[alg][9] = hh.Sum(nil)
+	}
+	if _, err := cont.AppendDigests(9, eventlog.EvIPL, digests, []byte("/evil\x00")); err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := cont.Marshal()
+	out.Reset()
+	err = run([]string{"verify", "-tcg", writeFile(t, dir, "continued.log", cb), "-pcrs", pcrFile("more", more)}, &out, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "not the booted entry's kernel_cmdline") {
+		t.Errorf("verify of a log continued after the handover = %v, want it refused\n%s", err, out.String())
+	}
+	// A changed command line: its text no longer hashes to its digests.
+	changed := bytes.Replace(raw, []byte("kernel_cmdline: ro quiet"), []byte("kernel_cmdline: ro quieT"), 1)
+	if bytes.Equal(changed, raw) {
+		t.Fatal("the log has no kernel_cmdline event to change")
+	}
+	out.Reset()
+	err = run([]string{"verify", "-tcg", writeFile(t, dir, "changed.log", changed), "-pcrs", good}, &out, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "is not the hash of its text") {
+		t.Errorf("verify of a changed kernel_cmdline = %v, want it refused\n%s", err, out.String())
+	}
+	// An IMA list of the IMA format beside the grub-format TCG log.
+	f := newFixture(t, []eventlog.Alg{eventlog.AlgSHA256}, false)
+	e, _ := ima.NewNG(10, crypto.SHA256, hashOf(t, eventlog.AlgSHA256, []byte("x")), "/x")
+	f.add(t, e)
+	out.Reset()
+	err = run([]string{"verify", "-tcg", tcgPath, "-ima", writeFile(t, dir, "other.ima", f.imaList(t, eventlog.AlgSHA256)), "-pcrs", good}, &out, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "has no event_format=grub entry") {
+		t.Errorf("verify of a grub-format TCG log with an IMA-format list = %v, want the formats told apart", err)
+	}
+}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/ima"
+	"github.com/measuredboot/measuredboot/pkg/measure"
 	"github.com/measuredboot/measuredboot/pkg/tpm"
 )
 
@@ -162,6 +163,7 @@ type verifier struct {
 	// tcgReplay is the TCG log's replay, once it was verified (verifyIMA reuses it).
 	tcgReplay eventlog.PCRs
 	imaPCRs   map[uint32]bool // PCRs the IMA list has entries for
+	format    measure.Format  // the grub format when the TCG log (or the IMA list) says so
 	problems  []string
 	compared  int // PCR values and log cross-checks that were compared
 }
@@ -235,6 +237,44 @@ func eventName(e eventlog.Event) string {
 	return s + ")"
 }
 
+// isBootAggregateEvent reports whether e is measuredboot's boot_aggregate event, the first of its
+// own: an IMA template event named boot_aggregate, or in the grub format the PCR 8 text
+// "grub_cmd: boot_aggregate ALG:HEX".
+func isBootAggregateEvent(e eventlog.Event) bool {
+	if templateName(e) == ima.BootAggregateName {
+		return true
+	}
+	return e.PCR == measure.GRUBTextPCR && e.Type == eventlog.EvIPL && bytes.HasPrefix(e.Data, []byte(measure.GRUBCmd+ima.BootAggregateName+" "))
+}
+
+// isGRUBFormat reports whether l holds a boot measuredboot recorded with event_format=grub: its
+// PCR 8 has the format marker, which is measured like everything else.
+func isGRUBFormat(l *eventlog.Log) bool {
+	return l != nil && slices.ContainsFunc(l.Events, func(e eventlog.Event) bool {
+		return e.PCR == measure.GRUBTextPCR && e.Type == eventlog.EvIPL && bytes.Equal(e.Data, measure.FormatMarker)
+	})
+}
+
+// listIsGRUBFormat reports whether an IMA list has the event_format=grub entry.
+func listIsGRUBFormat(list []ima.ListEntry) bool {
+	return slices.ContainsFunc(list, func(e ima.ListEntry) bool {
+		if e.PCR != measure.GRUBTextPCR || e.Template != ima.TemplateBuf || e.Name() != measure.FormatName {
+			return false
+		}
+		f, err := e.Fields()
+		return err == nil && len(f) == 3 && string(f[2]) == measure.FormatGRUB.String()
+	})
+}
+
+// ourEvent reports whether e is one of the events the IMA list's entries for its PCR stand for:
+// an IMA template event, or in the grub format any EV_IPL event in PCRs 8 and 9.
+func (v *verifier) ourEvent(e eventlog.Event) bool {
+	if v.format.InGRUBForm(e.PCR) {
+		return e.Type == eventlog.EvIPL
+	}
+	return isTemplateEvent(e)
+}
+
 // verifyTCG checks the TCG log b, read from path: every template event's digests against its data, and
 // the replay of every bank against the source. It returns the parsed log, or nil.
 func (v *verifier) verifyTCG(path string, b []byte) *eventlog.Log {
@@ -248,12 +288,34 @@ func (v *verifier) verifyTCG(path string, b []byte) *eventlog.Log {
 		names = append(names, a.String())
 	}
 	fmt.Fprintf(v.out, "tcg: %s: %d events, banks %s\n", path, len(l.Events), strings.Join(names, ","))
+	if isGRUBFormat(l) {
+		v.format = measure.FormatGRUB
+		fmt.Fprintf(v.out, "tcg: event_format=grub: PCRs 8 and 9 follow GRUB's conventions (files with their plain digests, text with prefixes)\n")
+	}
 
 	// Every template event's digests against its data, event by event so that every bad one
 	// is named; firstBad remembers the first per bank and PCR, to explain a mismatch.
 	firstBad := map[eventlog.Alg]map[uint32]eventlog.Event{}
 	templates, bad := 0, 0
+	texts := 0
 	for _, e := range l.Events {
+		if v.format.InGRUBForm(e.PCR) && e.PCR == measure.GRUBTextPCR && e.Type == eventlog.EvIPL {
+			// GRUB's text events: each bank's digest is the hash of the text after the prefix.
+			texts++
+			if err := measure.CheckGRUBText(e); err != nil {
+				bad++
+				v.problem("%s: %v", eventName(e), err)
+				for _, d := range e.Digests {
+					if firstBad[d.Alg] == nil {
+						firstBad[d.Alg] = map[uint32]eventlog.Event{}
+					}
+					if _, seen := firstBad[d.Alg][e.PCR]; !seen {
+						firstBad[d.Alg][e.PCR] = e
+					}
+				}
+			}
+			continue
+		}
 		if !isTemplateEvent(e) {
 			continue
 		}
@@ -288,6 +350,9 @@ func (v *verifier) verifyTCG(path string, b []byte) *eventlog.Log {
 	}
 	if templates > 0 && bad == 0 {
 		fmt.Fprintf(v.out, "tcg: %d events carry IMA template data; each one's digest in every bank is the hash of its data\n", templates)
+	}
+	if texts > 0 && bad == 0 {
+		fmt.Fprintf(v.out, "tcg: %d PCR 8 events carry GRUB-style text; each one's digest in every bank is the hash of its text\n", texts)
 	}
 
 	replay, err := l.Replay()
@@ -421,6 +486,17 @@ func (v *verifier) verifyIMA(path string, b []byte, bankName string, bankSet boo
 	if bad == 0 && len(list) > 0 {
 		fmt.Fprintf(v.out, "ima: each entry's %v template digest is the hash of its template data\n", alg)
 	}
+	switch grubList := listIsGRUBFormat(list); {
+	case grubList && l == nil:
+		v.format = measure.FormatGRUB
+		fmt.Fprintf(v.out, "ima: event_format=grub: the list does not replay PCRs 8 and 9 (they hold GRUB-style events); give the TCG log with -tcg to check them\n")
+	case grubList && v.format != measure.FormatGRUB:
+		v.problem("ima: %s has the event_format=grub entry, the TCG log does not: the two logs are of different boots or formats", path)
+		return
+	case !grubList && v.format == measure.FormatGRUB && len(list) > 0:
+		v.problem("ima: %s has no event_format=grub entry, the TCG log does: the two logs are of different boots or formats", path)
+		return
+	}
 	if len(list) > 0 && list[0].Name() == ima.BootAggregateName {
 		v.checkBootAggregate(list[0], l)
 	}
@@ -441,6 +517,11 @@ func (v *verifier) verifyIMA(path string, b []byte, bankName string, bankSet boo
 		}
 		if _, inLog := tcgReplay[alg][p]; inLog {
 			v.crossCheck(l, alg, p, list, entries)
+			continue
+		}
+		if v.format.InGRUBForm(p) {
+			fmt.Fprintf(v.out, "ima %-6v pcr %2d NOT CHECKED: event_format=grub, and no TCG log event for it\n", alg, p)
+			v.problem("ima %v PCR %d: the list is in the grub event format, whose entries do not replay PCRs 8 and 9: give the TCG log with -tcg", alg, p)
 			continue
 		}
 		if replay == nil {
@@ -550,6 +631,10 @@ var measuredbootPCRs = []uint32{8, 9}
 // PCRs 8 and 9 each end with measuredboot's separator. A log whose last event there is anything
 // else was cut short or continued (a recovery event: the shell, not a boot).
 func (v *verifier) checkClosed(l *eventlog.Log) {
+	if v.format == measure.FormatGRUB {
+		v.checkClosedGRUB(l)
+		return
+	}
 	last := map[uint32]string{}
 	ours := false
 	for _, e := range l.Events {
@@ -579,6 +664,31 @@ func (v *verifier) checkClosed(l *eventlog.Log) {
 	}
 }
 
+// checkClosedGRUB is checkClosed's rule for the grub format, which has no separators in PCRs 8 and
+// 9: the boot's last event there is the booted entry's command line (kernel_cmdline), measured
+// after its files, and nothing follows it in either PCR. A log where something does was continued
+// after the handover, or ends in a refusal or a recovery.
+func (v *verifier) checkClosedGRUB(l *eventlog.Log) {
+	v.compared++
+	last := -1
+	for i, e := range l.Events {
+		if e.PCR == measure.GRUBTextPCR || e.PCR == measure.GRUBFilesPCR {
+			last = i
+		}
+	}
+	if last < 0 {
+		v.problem("tcg PCRs 8 and 9: no events: not a complete measuredboot boot")
+		return
+	}
+	e := l.Events[last]
+	if e.PCR != measure.GRUBTextPCR || e.Type != eventlog.EvIPL || !bytes.HasPrefix(e.Data, []byte(measure.GRUBCmdline)) {
+		v.problem("tcg PCRs 8 and 9 (event_format=grub): the last event there is %s, not the booted entry's kernel_cmdline: "+
+			"the boot did not hand over (a refusal or a recovery), or the log was continued after it", eventName(e))
+		return
+	}
+	fmt.Fprintf(v.out, "tcg pcrs 8, 9 end with the kernel_cmdline event %d (event_format=grub: no separators; nothing after it)\n", e.Index)
+}
+
 // crossCheck checks that the IMA entries for PCR p and the TCG log's template events for p are
 // the same measurements in the same order, one for one: an entry the log lacks, an event the list
 // lacks (an omitted entry: a list can hide what it does not show) or two swapped are each a
@@ -587,14 +697,32 @@ func (v *verifier) checkClosed(l *eventlog.Log) {
 func (v *verifier) crossCheck(l *eventlog.Log, alg eventlog.Alg, p uint32, list []ima.ListEntry, entries []int) {
 	var events []eventlog.Event
 	for _, e := range l.Events {
-		if e.PCR == p && isTemplateEvent(e) {
+		if e.PCR == p && v.ourEvent(e) {
 			events = append(events, e)
 		}
 	}
 	v.compared++
 	n := min(len(entries), len(events))
+	grub := v.format.InGRUBForm(p)
 	for j := 0; j < n; j++ {
 		i, e := entries[j], events[j]
+		if grub {
+			// GRUB's form: the event is the entry's name (PCR 9) or text (PCR 8), with the
+			// plain digest the entry records.
+			err := errors.New("the legacy ima template has no GRUB form")
+			if ie, ierr := list[i].Entry(); ierr != nil {
+				err = ierr
+			} else {
+				err = measure.MatchGRUB(ie, e)
+			}
+			if err == nil {
+				continue
+			}
+			fmt.Fprintf(v.out, "ima %-6v pcr %2d MISMATCH at position %d: %s, but %s\n", alg, p, j, entryName(i, list[i]), eventName(e))
+			v.problem("ima %v PCR %d: the IMA list and the TCG log part at position %d of the PCR's measurements: %s and %s are not the same measurement in GRUB's form (%v): an entry is missing, extra or out of order in one of them",
+				alg, p, j, entryName(i, list[i]), eventName(e), err)
+			return
+		}
 		if bytes.Equal(e.Digest(alg), list[i].Digest) {
 			continue
 		}
@@ -624,8 +752,12 @@ func (v *verifier) crossCheck(l *eventlog.Log, alg eventlog.Alg, p uint32, list 
 		for j := 0; j < n; j++ {
 			idx[j], ev[j] = strconv.Itoa(entries[j]), strconv.Itoa(events[j].Index)
 		}
-		fmt.Fprintf(v.out, "ima %-6v pcr %2d match: IMA entries %s = tcg events %s, one for one and in order; the tcg replay checks the value\n",
-			alg, p, strings.Join(idx, ","), strings.Join(ev, ","))
+		form := ""
+		if grub {
+			form = " in GRUB's form"
+		}
+		fmt.Fprintf(v.out, "ima %-6v pcr %2d match: IMA entries %s = tcg events %s%s, one for one and in order; the tcg replay checks the value\n",
+			alg, p, strings.Join(idx, ","), strings.Join(ev, ","), form)
 	}
 }
 
@@ -693,6 +825,15 @@ func (v *verifier) checkBootAggregate(e ima.ListEntry, l *eventlog.Log) {
 func eventIndex(l *eventlog.Log, e ima.ListEntry) int {
 	if l == nil {
 		return -1
+	}
+	if isGRUBFormat(l) && measure.FormatGRUB.InGRUBForm(e.PCR) {
+		ie, err := e.Entry()
+		if err != nil {
+			return -1
+		}
+		return slices.IndexFunc(l.Events, func(x eventlog.Event) bool {
+			return x.PCR == e.PCR && x.Type == eventlog.EvIPL && measure.MatchGRUB(ie, x) == nil
+		})
 	}
 	return slices.IndexFunc(l.Events, func(x eventlog.Event) bool {
 		return x.PCR == e.PCR && isTemplateEvent(x) && bytes.Equal(x.Data, e.Data)

@@ -343,3 +343,38 @@ func TestDeviceTreeRefused(t *testing.T) {
 		t.Errorf("the device tree was not measured first:\n%s", out.String())
 	}
 }
+
+// TestFirmwareDirIsInitramfs: firmware files are appended to the initramfs, so a policy that
+// appraises KEXEC_INITRAMFS_CHECK and says nothing of FIRMWARE_CHECK still refuses an unsigned one
+// (before, they were checked under FIRMWARE_CHECK alone and reached /lib/firmware unchecked).
+func TestFirmwareDirIsInitramfs(t *testing.T) {
+	k := newKey(t, "p256")
+	for _, signed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("signed=%v", signed), func(t *testing.T) {
+			e := entry(t, "fw", []byte("kernel"), []byte("main initramfs"))
+			signFile(t, k, crypto.SHA256, e.Kernel)
+			signFile(t, k, crypto.SHA256, e.Initrds[0])
+			dir := e.FS.Mount + "/boot/firmware"
+			os.MkdirAll(dir, 0o755)
+			os.WriteFile(dir+"/nic.bin", []byte("nic firmware"), 0o644)
+			if signed {
+				signFile(t, k, crypto.SHA256, dir+"/nic.bin")
+			}
+			sys := &fakeSystem{policy: appraisePolicy, config: "firmware_dir=/boot/firmware\n", tpm: newFakeTPM(eventlog.AlgSHA256), keys: []imasig.Key{k.key}, entries: []discover.Entry{e}}
+			var out bytes.Buffer
+			err := Run(context.Background(), &out, sys)
+			if !signed {
+				if err == nil || !strings.Contains(err.Error(), "/boot/firmware/nic.bin failed appraisal (KEXEC_INITRAMFS_CHECK") || sys.loads != 0 {
+					t.Fatalf("run() = %v, %d loads; want the unsigned firmware file refused under KEXEC_INITRAMFS_CHECK\n%s", err, sys.loads, out.String())
+				}
+				return
+			}
+			if err != nil || sys.loads != 1 {
+				t.Fatalf("run() = %v\n%s", err, out.String())
+			}
+			if !strings.Contains(out.String(), "KEXEC_INITRAMFS_CHECK pcr=9") || !strings.Contains(out.String(), "/boot/firmware/nic.bin measured ima-ng, appraised") {
+				t.Errorf("console lacks the firmware file's KEXEC_INITRAMFS_CHECK line:\n%s", out.String())
+			}
+		})
+	}
+}

@@ -102,6 +102,7 @@ type config struct {
 	crossCheck   bool             // test only: let the boot kernel's IMA measure the kexec files too
 	firmwareDir  string           // firmware_dir=/boot/firmware: files handed to the next kernel's /lib/firmware
 	discover     discover.Options // boot_devices=, removable_media=
+	format       measure.Format   // event_format=ima|grub: how PCRs 8 and 9 are recorded
 }
 
 // ConfigAllowsShell parses an image's settings as the boot does and says whether they allow the
@@ -116,6 +117,50 @@ func ConfigAllowsShell(b []byte) (bool, error) {
 func CheckConfig(b []byte) error {
 	_, err := parseConfig(b)
 	return err
+}
+
+// CheckImage checks an image's settings and policy together, as the boot does before it measures
+// anything: with event_format=grub, GRUB's conventions must be possible under the policy. PCR 8
+// holds text, so no file but the policy may be measured into it, and the command line must be:
+// its kernel_cmdline event is the last of a boot, where the IMA format has separators.
+func CheckImage(config []byte, pol *policy.Policy) error {
+	c, err := parseConfig(config)
+	if err != nil {
+		return err
+	}
+	return checkFormat(c.format, pol)
+}
+
+func checkFormat(fm measure.Format, pol *policy.Policy) error {
+	if fm != measure.FormatGRUB || pol == nil {
+		return nil
+	}
+	cmdline := false
+	for _, r := range pol.Rules {
+		if r.Action != policy.Measure {
+			continue
+		}
+		pcr := r.PCR
+		if pcr < 0 {
+			pcr = policy.DefaultPCR
+		}
+		switch {
+		case r.Func == policy.KexecCmdline && pcr == recoveryPCR:
+			cmdline = true
+		case r.Func == policy.KexecCmdline:
+			return fmt.Errorf("%s:%d: event_format=grub: the command line is measured into PCR %d; GRUB's convention (and go-eventlog's) puts it into PCR 8 as kernel_cmdline text: use pcr=8", PolicyPath, r.Line, pcr)
+		case pcr == recoveryPCR && r.Func != policy.PolicyCheck:
+			what := "every file"
+			if r.Func != 0 {
+				what = "func=" + r.Func.String()
+			}
+			return fmt.Errorf("%s:%d: event_format=grub: %s is measured into PCR 8, which holds text in GRUB's convention: measure files into PCR 9", PolicyPath, r.Line, what)
+		}
+	}
+	if !cmdline {
+		return fmt.Errorf("%s: event_format=grub needs 'measure func=KEXEC_CMDLINE pcr=8': the kernel_cmdline event ends a boot's measurements in PCRs 8 and 9 (there are no separators)", PolicyPath)
+	}
+	return nil
 }
 
 // parseConfig reads the image's key=value settings; an unknown key or value is an error.
@@ -162,13 +207,19 @@ func parseConfig(b []byte) (config, error) {
 				return c, bad("deny or allow")
 			}
 			c.discover.AllowRemovable = v == "allow"
+		case "event_format":
+			fm, err := measure.ParseFormat(v)
+			if err != nil {
+				return c, bad("ima (IMA template events, the default) or grub (GRUB's conventions in PCRs 8 and 9)")
+			}
+			c.format = fm
 		case "kernel_ima_crosscheck":
 			if v != "0" && v != "1" {
 				return c, bad("0 or 1")
 			}
 			c.crossCheck = v == "1"
 		default:
-			return c, fmt.Errorf("%s:%d: unknown setting %q (want appraise_mode, on_refuse, firmware_dir, boot_devices, removable_media or kernel_ima_crosscheck)", ConfigPath, i+1, k)
+			return c, fmt.Errorf("%s:%d: unknown setting %q (want appraise_mode, on_refuse, firmware_dir, boot_devices, removable_media, event_format or kernel_ima_crosscheck)", ConfigPath, i+1, k)
 		}
 	}
 	return c, nil
@@ -336,6 +387,9 @@ func (f *flow) run(ctx context.Context) error {
 	if f.pol, err = policy.Parse(PolicyPath, src); err != nil {
 		return &refusal{PolicyPath, fmt.Errorf("%w (the image build should have caught this: rebuild with 'make initramfs')", err)}
 	}
+	if err := checkFormat(f.cfg.format, f.pol); err != nil {
+		return &refusal{ConfigPath, fmt.Errorf("%w (the image build should have caught this)", err)}
+	}
 	for _, w := range policy.ResettablePCRs(f.pol) {
 		f.say("warning: %s:%d: %s", PolicyPath, w.Line, w.Msg)
 	}
@@ -382,7 +436,7 @@ func (f *flow) run(ctx context.Context) error {
 	}
 	f.say("TPM banks: %s; log has %d firmware events", strings.Join(names, ","), len(log.Events))
 
-	f.m = &measure.Measurer{Policy: f.pol, TPM: tpm, FileHash: crypto.SHA256, Log: log}
+	f.m = &measure.Measurer{Policy: f.pol, TPM: tpm, FileHash: crypto.SHA256, Log: log, Format: f.cfg.format}
 	if fh, ok := f.sys.(FileHasher); ok {
 		var what string
 		f.m.Sum, what = fh.FileHasher()
@@ -395,6 +449,13 @@ func (f *flow) run(ctx context.Context) error {
 		return err
 	}
 	f.ph.add("boot aggregate", t)
+	if f.cfg.format == measure.FormatGRUB {
+		// Measured, so that a log cannot claim another format than its PCRs show.
+		if err := f.m.Record(recoveryPCR, measure.FormatName, []byte(f.cfg.format.String())); err != nil {
+			return fmt.Errorf("cannot measure the event format: %w; nothing is booted unmeasured", err)
+		}
+		f.say("event format grub: GRUB's conventions in PCRs 8 and 9, no separators there; the IMA lists do not replay them")
+	}
 	// The policy is measured (and appraised) by its own POLICY_CHECK rules before any other rule
 	// is used.
 	pobj := policy.Object{Func: policy.PolicyCheck, Mask: policy.MayRead, HasFile: true}
@@ -477,11 +538,16 @@ func (f *flow) bootAggregate(tpm TPM, banks []eventlog.Alg) error {
 	if err != nil {
 		return fmt.Errorf("cannot read PCRs for the boot_aggregate: %w; nothing is booted unmeasured", err)
 	}
-	sum, err := f.m.BootAggregate(filesPCR, h, vals)
+	// In GRUB's convention PCR 9 holds files: the aggregate is text there, in PCR 8.
+	pcr := uint32(filesPCR)
+	if f.cfg.format == measure.FormatGRUB {
+		pcr = recoveryPCR
+	}
+	sum, err := f.m.BootAggregate(pcr, h, vals)
 	if err != nil {
 		return fmt.Errorf("cannot measure the boot_aggregate: %w; nothing is booted unmeasured", err)
 	}
-	f.say("%-21s pcr=%-2d %v:%x over %v PCRs 0-%d as found", ima.BootAggregateName, filesPCR, alg, sum[:8], alg, pcrs[len(pcrs)-1])
+	f.say("%-21s pcr=%-2d %v:%x over %v PCRs 0-%d as found", ima.BootAggregateName, pcr, alg, sum[:8], alg, pcrs[len(pcrs)-1])
 	return nil
 }
 
@@ -854,8 +920,12 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 		}
 		defer initrd.Close()
 	}
-	// Close every PCR this boot extended before the logs are handed over.
+	// Close every PCR this boot extended before the logs are handed over (in the grub format,
+	// all but 8 and 9: there the kernel_cmdline event is the last).
 	for _, pcr := range f.m.PCRs() {
+		if f.m.Format.InGRUBForm(pcr) {
+			continue
+		}
 		if err := f.m.Separator(pcr); err != nil {
 			return fmt.Errorf("cannot close PCR %d: %w; nothing is booted with an open measurement", pcr, err)
 		}
@@ -1033,15 +1103,27 @@ func (f *flow) firmwareDir(e discover.Entry, fileObj func(policy.Func, string) p
 	for _, p := range parts {
 		f.reads = append(f.reads, fileRead{e.RelPath(p.Path), p.Read, p.Len})
 	}
+	// The files are appended to the initramfs, so to the next kernel they are part of its
+	// KEXEC_INITRAMFS_CHECK object: each is measured and appraised under those rules as well as
+	// under FIRMWARE_CHECK's, like an early image (once, when both rules would record the same).
 	var files []firmwareFile
+	var objs []*pending
 	for _, p := range parts {
 		data := buf.Bytes()[p.Off : p.Off+p.Len]
-		if err := f.check(owned(fileObj(policy.FirmwareCheck, p.Path), p.Owner, p.Group), e.RelPath(p.Path), p.Path, data); err != nil {
+		obj := func(fn policy.Func) policy.Object { return owned(fileObj(fn, p.Path), p.Owner, p.Group) }
+		objs = append(objs, f.prepareInitrdPart(obj, p.Path, e.RelPath(p.Path), data, true)...)
+		rel, _ := filepath.Rel(dir, p.Path)
+		files = append(files, firmwareFile{rel, data})
+	}
+	if err := f.hash(objs...); err != nil {
+		buf.Close()
+		return nil, nil, err
+	}
+	for _, p := range objs {
+		if err := f.finish(p); err != nil {
 			buf.Close()
 			return nil, nil, err
 		}
-		rel, _ := filepath.Rel(dir, p.Path)
-		files = append(files, firmwareFile{rel, data})
 	}
 	return buf, files, nil
 }

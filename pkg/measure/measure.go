@@ -37,6 +37,8 @@ type Measurer struct {
 	// Sum computes file digests in Hash when set (the boot program passes the kernel's crypto
 	// where Go would run portable code); nil means Go's crypto. Its error fails the measurement.
 	Sum func(h crypto.Hash, data []byte) ([]byte, error)
+	// Format is how PCRs 8 and 9 are recorded: FormatIMA (the zero value) or FormatGRUB.
+	Format Format
 }
 
 // Stats counts the work done, for the boot program's phase timings.
@@ -100,7 +102,11 @@ func (m *Measurer) Measure(o Object) (Result, error) {
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", o.Name, err)
 	}
-	if err := m.record(e, eventlog.EvIPL); err != nil {
+	content := o.Data
+	if e.Template == ima.TemplateBuf {
+		content = nil // the entry holds the buffer
+	}
+	if err := m.record(e, eventlog.EvIPL, content, o.Hash, r.Digest); err != nil {
 		return r, fmt.Errorf("%s: %w", o.Name, err)
 	}
 	r.Entry = &m.IMA[len(m.IMA)-1]
@@ -164,7 +170,7 @@ func (m *Measurer) Record(pcr uint32, name string, buf []byte) error {
 	if err != nil {
 		return err
 	}
-	return m.record(e, eventlog.EvIPL)
+	return m.record(e, eventlog.EvIPL, nil, 0, nil)
 }
 
 // SeparatorName is the name of the ima-buf entry that closes a PCR; its buffer is SeparatorData.
@@ -184,7 +190,10 @@ func (m *Measurer) Separator(pcr uint32) error {
 	if err != nil {
 		return err
 	}
-	if err := m.record(e, eventlog.EvSeparator); err != nil {
+	if m.Format.InGRUBForm(pcr) {
+		return fmt.Errorf("separator in PCR %d: the grub event format has none in PCRs 8 and 9", pcr)
+	}
+	if err := m.record(e, eventlog.EvSeparator, nil, 0, nil); err != nil {
 		return fmt.Errorf("separator in PCR %d: %w", pcr, err)
 	}
 	return nil
@@ -204,7 +213,7 @@ func (m *Measurer) BootAggregate(pcr uint32, h crypto.Hash, vals map[uint32][]by
 	if err != nil {
 		return nil, err
 	}
-	return sum, m.record(e, eventlog.EvIPL)
+	return sum, m.record(e, eventlog.EvIPL, nil, 0, nil)
 }
 
 // PCRs returns the PCRs this Measurer extended, in ascending order.
@@ -221,10 +230,24 @@ func (m *Measurer) PCRs() []uint32 {
 	return out
 }
 
-// record extends the entry's PCR with its template digest in every bank, then logs it as a TCG
-// event of type typ whose data is the entry's template data, so each bank's digest is that bank's
-// hash of the data.
-func (m *Measurer) record(e ima.Entry, typ eventlog.EventType) error {
+// record extends the entry's PCR in every bank and logs it as a TCG event of type typ. In the IMA
+// form the digest is the template digest and the data the template data, so each bank's digest is
+// that bank's hash of the data. In GRUB's form (Format, PCRs 8 and 9) the data and digests are
+// GRUBEventOf's: content is a file's bytes (nil for a buffer), and the file's digest sum in hash
+// h, when known, is reused for the bank of h.
+func (m *Measurer) record(e ima.Entry, typ eventlog.EventType, content []byte, h crypto.Hash, sum []byte) error {
+	if m.Format.InGRUBForm(e.PCR) && typ == eventlog.EvIPL {
+		ge, err := GRUBEventOf(e, content)
+		if err != nil {
+			return err
+		}
+		digests, n, err := grubDigests(m.Log.Banks(), ge, h, sum)
+		if err != nil {
+			return err
+		}
+		m.Stats.Hashed += n
+		return m.extend(e, typ, digests, ge.Data)
+	}
 	td := e.TemplateData()
 	var digests []eventlog.Digest
 	for _, alg := range m.Log.Banks() {
@@ -236,6 +259,11 @@ func (m *Measurer) record(e ima.Entry, typ eventlog.EventType) error {
 		hh.Write(td)
 		digests = append(digests, eventlog.Digest{Alg: alg, Sum: hh.Sum(nil)})
 	}
+	return m.extend(e, typ, digests, td)
+}
+
+// extend extends e's PCR with digests, logs the event with data, and keeps e in the IMA list.
+func (m *Measurer) extend(e ima.Entry, typ eventlog.EventType, digests []eventlog.Digest, data []byte) error {
 	t0 := time.Now()
 	err := m.TPM.Extend(e.PCR, digests)
 	m.Stats.Extends++
@@ -243,7 +271,7 @@ func (m *Measurer) record(e ima.Entry, typ eventlog.EventType) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.Log.AppendDigests(e.PCR, typ, digests, td); err != nil {
+	if _, err := m.Log.AppendDigests(e.PCR, typ, digests, data); err != nil {
 		return err
 	}
 	m.IMA = append(m.IMA, e)
