@@ -189,13 +189,17 @@ type Contents struct {
 	Config    []byte // /etc/measuredboot/config
 	KeyList   []byte // /etc/measuredboot/keys.list, nil without -keys
 	Digests   []byte // /etc/measuredboot/digests, nil without -digests
+	// Warnings are policy.Check's warnings about the policy ("file:line: message"), for the
+	// builder to print: the boot prints some of them again (resettable PCRs).
+	Warnings []string
 	// Shell says whether the config sets on_refuse=shell: only then does the image carry a shell.
 	Shell bool
 }
 
 // Check reads everything o builds into an image and runs on it the checks the boot runs on the
 // same bytes, so that the build refuses what would make every boot refuse: the config through
-// boot.CheckConfig, the policy through policy.Parse and policy.Check, the key list (made from the
+// boot.CheckConfig, the policy through policy.Parse and policy.Check, both together through
+// boot.CheckImage, the key list (made from the
 // certificates) through imasig.ParseKeyList, the digest list through appraise.ParseDigestList, and a
 // policy that appraises itself through the appraiser with those keys.
 func Check(o Options) (*Contents, error) {
@@ -208,9 +212,17 @@ func Check(o Options) (*Contents, error) {
 	if c.Policy, err = os.ReadFile(o.Policy); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	pol, _, err := checkPolicy(o.Policy, c.Policy)
+	pol, findings, err := checkPolicy(o.Policy, c.Policy)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", o.Policy, err)
+	}
+	for _, f := range findings {
+		if f.Severity == policy.Warning {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: %s", o.Policy, f.Line, f.Msg))
+		}
+	}
+	if err := boot.CheckImage(c.Config, pol); err != nil {
+		return nil, fmt.Errorf("-config with policy %s: the boot would refuse this image: %w", o.Policy, err)
 	}
 	var keys []imasig.Key
 	if o.Keys != "" {
@@ -283,6 +295,11 @@ func Build(o Options) error {
 	c, err := Check(o)
 	if err != nil {
 		return err
+	}
+	if o.Progress != nil {
+		for _, w := range c.Warnings {
+			fmt.Fprintf(o.Progress, "build: warning: %s\n", w)
+		}
 	}
 	base, err := Base(o, c.Shell)
 	if err != nil {

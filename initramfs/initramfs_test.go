@@ -98,6 +98,8 @@ func TestCheck(t *testing.T) {
 	os.WriteFile(bad, []byte("sha256:abcd /boot/vmlinuz\n"), 0o644)
 	os.WriteFile(good, []byte("sha256:"+strings.Repeat("ab", 32)+" /boot/vmlinuz\n"), 0o644)
 	policy := "../configs/policy"
+	cmdline9 := filepath.Join(dir, "policy9")
+	os.WriteFile(cmdline9, []byte("measure func=KEXEC_CMDLINE pcr=9\n"), 0o644)
 	for _, tc := range []struct {
 		name string
 		o    Options
@@ -107,6 +109,8 @@ func TestCheck(t *testing.T) {
 		{"config unknown", Options{Policy: policy, Config: []string{"# x", "onrefuse=shell"}}, `/etc/measuredboot/config:2: unknown setting "onrefuse"`},
 		{"bad digests", Options{Policy: policy, Digests: bad}, bad},
 		{"no policy", Options{Policy: filepath.Join(dir, "none")}, "no such file"},
+		{"grub format, default policy's PCRs", Options{Policy: policy, Config: []string{"event_format=grub"}}, ""},
+		{"grub format, cmdline in PCR 9", Options{Policy: cmdline9, Config: []string{"event_format=grub"}}, "the boot would refuse this image"},
 		{"good", Options{Policy: policy, Digests: good, Config: []string{"on_refuse=shell", "appraise_mode=log"}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,6 +118,9 @@ func TestCheck(t *testing.T) {
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("Check: %v", err)
+				}
+				if tc.name != "good" {
+					return
 				}
 				if string(c.Config) != "on_refuse=shell\nappraise_mode=log\n" || !c.Shell || c.Digests == nil || c.Policy == nil {
 					t.Errorf("Check = %+v", c)
@@ -124,6 +131,25 @@ func TestCheck(t *testing.T) {
 				t.Errorf("Check(%s) error %v, want one containing %q", tc.name, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCheckWarnings: the build hands policy.Check's warnings to the builder (mbctl build prints
+// them), not only the boot: a resettable PCR is warned of before the image exists.
+func TestCheckWarnings(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "policy")
+	os.WriteFile(p, []byte("measure func=KEXEC_KERNEL_CHECK pcr=16\nmeasure func=KEXEC_CMDLINE pcr=8\n"), 0o644)
+	c, err := Check(Options{Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) == 0 || !strings.Contains(strings.Join(c.Warnings, "\n"), p+":1: pcr=16 can be reset") {
+		t.Errorf("Check warnings = %q, want the pcr=16 warning for line 1", c.Warnings)
+	}
+	c, err = Check(Options{Policy: "../configs/policy"})
+	if err != nil || len(c.Warnings) != 0 {
+		t.Errorf("Check(configs/policy) = %q, %v; want no warnings", c.Warnings, err)
 	}
 }
 

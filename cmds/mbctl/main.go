@@ -9,6 +9,9 @@
 //	mbctl predict -policy P -kernel K [-format yaml|raw|...] ...
 //	mbctl seal   [-in SECRET] -o BLOB (-tpm /dev/tpmrm0 | -swtpm HOST:PORT) [-pcrs 8,9] -policy P -kernel K ...
 //	mbctl unseal -in BLOB [-o SECRET] (-tpm /dev/tpmrm0 | -swtpm HOST:PORT)
+//	mbctl attest -nonce HEX -o FILE (-tpm /dev/tpmrm0 | -swtpm HOST:PORT)
+//	mbctl attest-key -o AK.pem (-tpm /dev/tpmrm0 | -swtpm HOST:PORT)
+//	mbctl export keylime [-runtime-policy FILE] [-refstate FILE] PREDICT-FLAGS
 //	mbctl target -o TARGET.cpio
 //	mbctl policy check FILE
 package main
@@ -41,10 +44,13 @@ const usage = `usage:
   mbctl build  -policy FILE [-keys DIR] [-digests FILE] [-modules-dir DIR -modules LIST] [-config key=value]... -o IMAGE
   mbctl keygen [-type p256|p384|rsa2048|rsa3072|rsa4096] [-subject NAME] -o DIR
   mbctl sign   -key KEY [-cert CERT] [-a sha256|sha384|sha512] FILE...
-  mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT)
+  mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT | -attestation FILE -nonce HEX [-ak AK.pem])
   mbctl predict -policy P -kernel K [-initrd I] [-firmware F ...] [-cmdline C] [-eventlog FW] [-root DIR] [-format F]
   mbctl seal   [-in SECRET] -o BLOB (-tpm DEV | -swtpm HOST:PORT) [-pcrs 8,9] [-bank sha256] PREDICT-FLAGS
   mbctl unseal -in BLOB [-o SECRET] (-tpm DEV | -swtpm HOST:PORT)
+  mbctl attest -nonce HEX -o FILE [-tcg LOG] [-ima-dir DIR] (-tpm DEV | -swtpm HOST:PORT)
+  mbctl attest-key -o AK.pem (-tpm DEV | -swtpm HOST:PORT)
+  mbctl export keylime [-runtime-policy FILE] [-refstate FILE] PREDICT-FLAGS
   mbctl target -o FILE
   mbctl policy check FILE`
 
@@ -73,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdSeal(args[1:], stdout, stderr)
 	case "unseal":
 		return cmdUnseal(args[1:], stdout, stderr)
+	case "export":
+		return cmdExport(args[1:], stdout, stderr)
 	case "policy":
 		if len(args) != 3 || args[1] != "check" {
 			return errors.New(usage)
