@@ -147,7 +147,9 @@ func (e Entry) RelPath(p string) string {
 // Options.Devices, when given, are the only devices scanned, in the order given; the partitions
 // of one disk in the order of their numbers (the whole disk first). Without it every hardware
 // device is scanned, ordered by hardware path (byte order), then partition number. Removable
-// media (sysfs removable = 1, or anything under a USB controller) are left out unless
+// media (a disk whose sysfs removable is 1; anything below a USB device, an MMC or Memory Stick
+// host, that is SD cards and eMMC alike; anything below a device sysfs marks "removable", such
+// as a Thunderbolt port the firmware marks external-facing) are left out unless
 // Options.AllowRemovable, even when named in Options.Devices. Each device's entries stay
 // together, in that device's own order (its configuration's default first, as u-root ranks
 // them); a later device never outranks an earlier one.
@@ -156,8 +158,8 @@ type Options struct {
 	// "pci-0000:00:04.0", see above), in the order given: the order of the boot. A file system
 	// UUID or a label is never used: anyone can copy them.
 	Devices []string
-	// AllowRemovable lets removable media (USB sticks, SD cards, CD-ROMs) be scanned; they are
-	// left out otherwise.
+	// AllowRemovable lets removable media (USB sticks, SD and MMC cards and eMMC, CD-ROMs,
+	// disks behind an external Thunderbolt port) be scanned; they are left out otherwise.
 	AllowRemovable bool
 }
 

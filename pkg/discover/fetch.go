@@ -36,7 +36,17 @@ type configFetcher struct {
 	total         int64
 	err           error
 	texts         []fetched
+	// blscfgRoots is the directory the parser's $root named at each blscfg line, as it
+	// resolved blscfgProbe (see neutralizeGRUB).
+	blscfgRoots []string
 }
+
+// blscfgProbe is the file a blscfg line becomes for u-root's GRUB parser (neutralizeGRUB): the
+// parser asks for it relative to its $root, which tells which partition GRUB's blscfg would read.
+// The fetcher answers it with an empty text without reading the disk and records the directory;
+// it is not a configuration file, and a configuration that names it itself is refused by
+// grubPass (no text was read for that configfile).
+const blscfgProbe = ".measuredboot-blscfg-root"
 
 // fetched is one configuration file read: its absolute path and its text as on the disk.
 type fetched struct {
@@ -92,6 +102,19 @@ func rootOf(roots []string, p string) (root, rel string, ok bool) {
 	return root, rel, err == nil
 }
 
+// describe names the partition mounted at dir for a message: its mount point and, if the pool
+// knows it, its device.
+func (c *configFetcher) describe(dir string) string {
+	if c.pool != nil {
+		for _, mp := range c.pool.MountPoints {
+			if mp.Path == dir && mp.Device != "" {
+				return fmt.Sprintf("%s (%s)", dir, mp.Device)
+			}
+		}
+	}
+	return dir
+}
+
 func (c *configFetcher) refuse(err error) error {
 	if c.err == nil {
 		c.err = fmt.Errorf("%w; refusing this partition's %s entries", err, c.kind)
@@ -119,6 +142,10 @@ func (c *configFetcher) fetch(ctx context.Context, u *url.URL) ([]byte, error) {
 		return nil, c.refuse(fmt.Errorf("%s: only local files are read", u))
 	}
 	p := filepath.Clean(u.Path)
+	if c.filter != nil && filepath.Base(p) == blscfgProbe {
+		c.blscfgRoots = append(c.blscfgRoots, filepath.Dir(p))
+		return []byte{}, nil
+	}
 	root, rel, ok := rootOf(c.roots(), p)
 	if !ok {
 		return nil, c.refuse(fmt.Errorf("%s is outside the partitions scanned; nothing off the disks is read", p))

@@ -45,7 +45,7 @@ type grubEntry struct {
 type grubConfig struct {
 	entries    []*grubEntry      // reachable entries, each once
 	variables  map[string]string // set k=v, as u-root keeps them (for blscfg's $kernelopts)
-	blscfg     bool              // a blscfg line: BLS entries of every mounted partition
+	blscfg     bool              // a blscfg line: the BLS entries of the partition scanned
 	savedEntry bool              // set default="${saved_entry}": grubenv is read
 	searchFile []string          // the file names of search --file lines
 }
@@ -134,7 +134,10 @@ func grubPass(texts []fetched) (*grubConfig, error) {
 
 // neutralizeGRUB hides from u-root's GRUB parser the lines that make it open files itself with
 // os.Open (blscfg: every mounted partition's BLS entries; set default="${saved_entry}": every
-// grubenv); parseGRUB does both itself through the checked reads.
+// grubenv); parseGRUB does both itself through the checked reads, on the partition scanned only.
+// A blscfg line becomes "configfile /<blscfgProbe>", which the parser resolves against its $root
+// at that line and the configFetcher answers with nothing: it tells grubFinish which partition
+// real GRUB's blscfg would read.
 func neutralizeGRUB(text string) string {
 	lines := strings.Split(text, "\n")
 	for i, line := range lines {
@@ -143,7 +146,7 @@ func neutralizeGRUB(text string) string {
 			continue
 		}
 		if kv[0] == "blscfg" {
-			lines[i] = ""
+			lines[i] = "configfile /" + blscfgProbe
 		}
 		if kv[0] == "set" && len(kv) > 1 {
 			if k, v, _ := strings.Cut(kv[1], "="); k == "default" && v == "${saved_entry}" {

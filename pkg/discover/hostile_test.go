@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/u-root/u-root/pkg/mount"
+	"github.com/u-root/u-root/pkg/mount/block"
 	"golang.org/x/sys/unix"
 )
 
@@ -392,5 +394,89 @@ func TestScanDirDeadline(t *testing.T) {
 	got, errs := ScanDir(ctx, root, nil, &mount.Pool{})
 	if len(got) != 0 || !strings.Contains(strings.Join(errs, "; "), "deadline exceeded") {
 		t.Errorf("ScanDir past its deadline = %d entries, errors %q; want none and the deadline named", len(got), errs)
+	}
+}
+
+// TestGRUBBLSOwnPartition: GRUB's blscfg reads the BLS entries, and set default="${saved_entry}"
+// the grubenv, of the partition whose GRUB configuration is being read, never another disk's. On
+// the old code both were read from every mounted partition (the last saved_entry found won), so a
+// second disk with loader/entries/zz-evil.conf (the genuine kernel, init=/bin/sh) and a grubenv
+// naming it became the first disk's default, and a second disk's grubenv alone could pick which
+// of the first disk's entries booted. A configuration whose $root (search --set=root) names
+// another partition when it runs blscfg is refused, naming that partition.
+func TestGRUBBLSOwnPartition(t *testing.T) {
+	needGRUB(t)
+	const fedora = "set default=\"${saved_entry}\"\nblscfg\n"
+	evil := map[string]string{
+		"p2/loader/entries/zz-evil.conf": "title evil\nlinux /vmlinuz\noptions init=/bin/sh\n",
+		"p2/boot/grub2/grubenv":          "# GRUB Environment Block\nsaved_entry=zz-evil\n",
+	}
+	two := map[string]string{
+		"p1/loader/entries/fedora-6.8.conf": "title Fedora 6.8\nlinux /vmlinuz\noptions root=UUID=1111 ro\n",
+		"p1/loader/entries/fedora-6.1.conf": "title Fedora 6.1\nlinux /vmlinuz\noptions root=UUID=1111 ro\n",
+	}
+	join := func(ms ...map[string]string) map[string]string {
+		out := map[string]string{}
+		for _, m := range ms {
+			for k, v := range m {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		cfg   string            // p1's boot/grub2/grub.cfg
+		files map[string]string // "p1/..." on the disk scanned, "p2/..." on a second mounted disk
+		first string            // the entry that boots first (the highest rank, as Scan orders them)
+		err   string            // an error containing this ("@P2@": the second disk's mount point)
+	}{
+		{"entries and grubenv on a second disk", fedora, join(two, evil, map[string]string{
+			"p1/boot/grub2/grubenv": "saved_entry=fedora-6.1\n"}), "Fedora 6.1", ""},
+		{"entries and grubenv only on a second disk", fedora, join(two, evil), "Fedora 6.8", ""},
+		{"grubenv of a second disk picks the default", fedora, join(two, map[string]string{
+			"p1/boot/grub2/grubenv": "saved_entry=fedora-6.8\n",
+			"p2/grub2/grubenv":      "saved_entry=fedora-6.1\n"}), "Fedora 6.8", ""},
+		{"search sets $root to its own partition", "search --no-floppy --fs-uuid --set=root 1111\n" + fedora, join(two, evil, map[string]string{
+			"p1/boot/grub2/grubenv": "saved_entry=fedora-6.1\n"}), "Fedora 6.1", ""},
+		{"search sets $root to a second disk", "search --no-floppy --fs-uuid --set=root 2222\n" + fedora, join(two, evil), "Fedora 6.8",
+			"blscfg would read the BLS entries of @P2@ (/dev/fake2)"},
+		{"a configuration naming the blscfg probe", "configfile /.measuredboot-blscfg-root\n" + fedora, join(two, evil), "Fedora 6.8",
+			"configfile /.measuredboot-blscfg-root: no configuration text read for it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			top := t.TempDir()
+			p1, p2 := filepath.Join(top, "p1"), filepath.Join(top, "p2")
+			write(t, p1, "vmlinuz", "the genuine signed kernel")
+			write(t, p2, "vmlinuz", "the genuine signed kernel")
+			write(t, p1, "boot/grub2/grub.cfg", tc.cfg)
+			for name, content := range tc.files {
+				write(t, top, name, content)
+			}
+			pool := &mount.Pool{}
+			pool.Add(&mount.MountPoint{Path: p1, Device: "/dev/fake1", FSType: "ext4"}, &mount.MountPoint{Path: p2, Device: "/dev/fake2", FSType: "ext4"})
+			devs := block.BlockDevices{{Name: "fake1", FsUUID: "1111"}, {Name: "fake2", FsUUID: "2222"}}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			got, errs := ScanDir(ctx, p1, devs, pool)
+			for _, e := range got {
+				for _, p := range append([]string{e.Kernel}, e.Initrds...) {
+					if under(p2, p) {
+						t.Errorf("ScanDir(%s) gave %s entry %q with %s from the second disk", p1, e.Source, e.Name, p)
+					}
+				}
+			}
+			sort.SliceStable(got, func(a, b int) bool { return got[a].Rank > got[b].Rank })
+			if len(got) == 0 || got[0].Name != tc.first {
+				t.Errorf("ScanDir(%s) boots %q first, want %q; errors %q", p1, entrySources(got), tc.first, errs)
+			}
+			all := strings.Join(errs, "; ")
+			if want := strings.ReplaceAll(tc.err, "@P2@", p2); want != "" && !strings.Contains(all, want) {
+				t.Errorf("ScanDir errors = %q, want one containing %q", errs, want)
+			}
+			if tc.err == "" && strings.Contains(all, "grub:") {
+				t.Errorf("ScanDir errors = %q, want GRUB to give its entries", errs)
+			}
+		})
 	}
 }

@@ -25,13 +25,14 @@ type sysDevice struct {
 	path      string // stable hardware path of its disk, "" for a virtual device
 	rel       string // its directory under /sys/devices, for messages
 	part      int
-	removable bool
+	removable bool // removable media, see readSysDevice
 }
 
 var (
 	pciAddrRE = regexp.MustCompile(`^[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
 	usbHubRE  = regexp.MustCompile(`^usb[0-9]+$`)
 	usbIfRE   = regexp.MustCompile(`^[0-9]+-([0-9.]+:[0-9]+\.[0-9]+)$`)
+	mmcCardRE = regexp.MustCompile(`^mmc[0-9]+:[0-9a-f]{4}$`)
 	scsiRE    = regexp.MustCompile(`^[0-9]+:([0-9]+:[0-9]+:[0-9]+)$`)
 	ataRE     = regexp.MustCompile(`^ata([0-9]+)$`)
 	nvmeNSRE  = regexp.MustCompile(`^nvme[0-9]+(?:c[0-9]+)?n([0-9]+)$`)
@@ -53,6 +54,27 @@ func HardwarePath(root, name string) (path string, part int, err error) {
 	return d.path, d.part, nil
 }
 
+// readSysDevice reads what sysfs under root says of block device name: its disk's hardware path,
+// its partition number, and whether it is removable media. That is told from sysfs alone, never
+// from the disk, and a device is removable media if any of these holds:
+//
+//   - its disk's own removable attribute is 1 (the kernel sets it for media that can leave the
+//     drive: CD and DVD drives, card readers and sticks that report the SCSI RMB bit, floppies);
+//   - it sits below a USB device (a usbN or N-port:config.interface component): every USB disk,
+//     card reader or stick, whatever its removable says;
+//   - it sits below an MMC or Memory Stick host (an mmc_host or memstick_host component, or an
+//     mmcN:RCA card device): SD and MMC cards, whose removable the kernel's MMC driver leaves at
+//     0 in a PCI or platform reader. This includes eMMC soldered to the board (sysfs does not
+//     tell it from a card reliably, and the card's own "type" is the card's say), so a machine
+//     that boots from eMMC names it in boot_devices and allows removable media;
+//   - an ancestor device's removable attribute reads "removable" (Linux 5.13 and later; the PCI
+//     core sets it on every device below a port the firmware marks external-facing, such as a
+//     Thunderbolt or USB4 port, and USB sets it from the hub's port descriptor).
+//
+// Not detected, and so treated as fixed: a disk in a hot-plug bay or slot (SATA, SAS, NVMe or
+// PCIe) the firmware does not mark external-facing, an eSATA port unless the kernel reports the
+// disk's removable as 1, an ExpressCard or Thunderbolt port the firmware does not mark, and
+// FireWire. Such a port needs boot_devices=, which names the devices scanned by hardware path.
 func readSysDevice(root, name string) (sysDevice, error) {
 	if name == "" || strings.ContainsAny(name, "/") || name == "." || name == ".." {
 		return sysDevice{}, fmt.Errorf("%q is not a block device name", name)
@@ -118,8 +140,14 @@ func readSysDevice(root, name string) (sysDevice, error) {
 	prefix := devices
 	for i, c := range comps {
 		prefix = filepath.Join(prefix, c)
-		if usbHubRE.MatchString(c) || usbIfRE.MatchString(c) {
-			d.removable = true
+		switch {
+		case usbHubRE.MatchString(c) || usbIfRE.MatchString(c):
+			d.removable = true // USB
+		case c == "mmc_host" || c == "memstick_host" || mmcCardRE.MatchString(c):
+			d.removable = true // an SD/MMC or Memory Stick card
+		}
+		if b, err := os.ReadFile(filepath.Join(prefix, "removable")); err == nil && strings.TrimSpace(string(b)) == "removable" {
+			d.removable = true // below an external port (the device core's removable)
 		}
 		if i <= base {
 			continue

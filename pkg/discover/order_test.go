@@ -404,3 +404,64 @@ func TestPartitionedDiskNotMounted(t *testing.T) {
 		t.Errorf("selectDevices = %v, probes %q; want %v and no probe", names, probeLines(probes), want)
 	}
 }
+
+// TestRemovableMedia: removable media are told from sysfs alone. Besides a disk whose own
+// removable is 1 and anything under USB, an SD or MMC card (any block device below an mmc_host,
+// whose removable the kernel's MMC driver leaves at 0) and a disk below a PCI device the kernel
+// marks "removable" (behind a Thunderbolt/USB4 or other firmware-marked external port) are
+// removable; "fixed" or no such attribute is not. On the old code an SD card in a PCI reader
+// (pci-0000:00:1e.6) was a fixed disk that sorted ahead of the NVMe disk and booted first.
+func TestRemovableMedia(t *testing.T) {
+	tb := "pci0000:00/0000:00:07.0/0000:3c:00.0/0000:3d:01.0/0000:3e:00.0"
+	sys := fakeSysfs(t,
+		fakeDisk{dir: "pci0000:00/0000:00:1d.0/0000:01:00.0/nvme/nvme0", name: "nvme0n1", parts: []int{1}},
+		fakeDisk{dir: "pci0000:00/0000:00:1e.6/mmc_host/mmc0/mmc0:0001/block", name: "mmcblk0", parts: []int{1}},
+		fakeDisk{dir: "platform/fe340000.mmc/mmc_host/mmc1/mmc1:0001/block", name: "mmcblk1", parts: []int{1}},
+		fakeDisk{dir: tb + "/nvme/nvme1", name: "nvme1n1", parts: []int{1}},
+		fakeDisk{dir: "pci0000:00/0000:00:1c.0/0000:05:00.0/nvme/nvme2", name: "nvme2n1", parts: []int{1}},
+		fakeDisk{dir: "pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0/host6/target6:0:0/6:0:0:0/block", name: "sdb", parts: []int{1}},
+		fakeDisk{dir: "pci0000:00/0000:00:1f.2/ata2/host1/target1:0:0/1:0:0:0/block", name: "sr0", removable: true},
+	)
+	// The PCI core marks every device below an external-facing port "removable"; a device the
+	// firmware calls fixed says so.
+	for _, d := range []string{"0000:00:07.0/0000:3c:00.0", "0000:00:07.0/0000:3c:00.0/0000:3d:01.0", "0000:00:07.0/0000:3c:00.0/0000:3d:01.0/0000:3e:00.0"} {
+		write(t, filepath.Join(sys, "devices/pci0000:00", d), "removable", "removable\n")
+	}
+	write(t, filepath.Join(sys, "devices/pci0000:00/0000:00:1c.0/0000:05:00.0"), "removable", "fixed\n")
+	for _, tc := range []struct {
+		name      string
+		removable bool
+	}{
+		{"nvme0n1p1", false},
+		{"mmcblk0p1", true},
+		{"mmcblk1p1", true},
+		{"nvme1n1p1", true},
+		{"nvme2n1p1", false},
+		{"sdb1", true},
+		{"sr0", true},
+	} {
+		d, err := readSysDevice(sys, tc.name)
+		if err != nil || d.removable != tc.removable {
+			t.Errorf("readSysDevice(%s) = removable %v, %v; want removable %v", tc.name, d.removable, err, tc.removable)
+		}
+	}
+	devs := blockDevs("nvme0n1p1", "mmcblk0p1", "mmcblk1p1", "nvme1n1p1", "nvme2n1p1", "sdb1", "sr0")
+	names := func(cs []candidate) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.dev.Name)
+		}
+		return out
+	}
+	cands, probes := selectDevices(sys, devs, Options{})
+	if want := []string{"nvme0n1p1", "nvme2n1p1"}; !slices.Equal(names(cands), want) {
+		t.Errorf("selectDevices(boot_devices unset) = %q, want %q; probes:\n%s", names(cands), want, probeLines(probes))
+	}
+	if pt := probeLines(probes); !strings.Contains(pt, "mmcblk0p1: removable media, left out (hardware path pci-0000:00:1e.6;") {
+		t.Errorf("probes lack the SD card left out as removable media:\n%s", pt)
+	}
+	cands, _ = selectDevices(sys, devs, Options{AllowRemovable: true})
+	if want := []string{"sdb1", "mmcblk0p1", "sr0", "nvme0n1p1", "nvme2n1p1", "nvme1n1p1", "mmcblk1p1"}; !slices.Equal(names(cands), want) {
+		t.Errorf("selectDevices(removable_media=allow) = %q, want %q", names(cands), want)
+	}
+}

@@ -34,8 +34,8 @@ func init() {
 // EFI/*/grub.cfg).
 var grubProbe = []string{"boot/grub/grub.cfg", "grub/grub.cfg", "grub2/grub.cfg", "boot/grub2/grub.cfg"}
 
-// grubEnvProbe is where u-root's GRUB parser reads grubenv for saved_entry, on every mounted
-// partition, in its order (EFI/*/grubenv first).
+// grubEnvProbe is where parseGRUB reads grubenv for saved_entry on the partition whose GRUB
+// configuration it reads, in u-root's order (EFI/*/grubenv first).
 var grubEnvProbe = []string{"boot/grub/grubenv", "grub/grubenv", "grub2/grubenv", "boot/grub2/grubenv"}
 
 // efiNames lists <dir>/<*>/<file> on the partition mounted at root, through the checked reads:
@@ -58,8 +58,9 @@ func efiNames(root, dir, file string) ([]string, error) {
 
 // parseGRUB is u-root's grub.ParseLocalConfig with local files only, read through a
 // configFetcher. It then does itself, through the checked reads, what u-root's parser would do
-// with os.Open: blscfg (the BLS entries of every mounted partition) and grubenv's saved_entry;
-// checks the files search --file looked at; and gives each entry its own initrd line's files.
+// with os.Open, but on the partition scanned only (u-root reads every mounted partition): blscfg
+// and grubenv's saved_entry (see grubFinish); checks the files search --file looked at; and gives
+// each entry its own initrd line's files.
 func parseGRUB(ctx context.Context, dir string, devs block.BlockDevices, pool *mount.Pool) ([]boot.OSImage, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -85,25 +86,21 @@ func parseGRUB(ctx context.Context, dir string, devs block.BlockDevices, pool *m
 		if err != nil {
 			return nil, remote(err)
 		}
-		return grubFinish(ctx, c, imgs, pool)
+		return grubFinish(ctx, c, imgs)
 	}
 	return nil, fmt.Errorf("no valid grub config found")
 }
 
-// grubFinish completes a successful GRUB parse (see parseGRUB).
-func grubFinish(ctx context.Context, c *configFetcher, imgs []boot.OSImage, pool *mount.Pool) ([]boot.OSImage, error) {
+// grubFinish completes a successful GRUB parse (see parseGRUB). BLS entries (blscfg) and
+// grubenv's saved_entry are read on c.dir, the partition scanned, only; a blscfg run while the
+// configuration's $root names another partition refuses the parse, naming that partition.
+func grubFinish(ctx context.Context, c *configFetcher, imgs []boot.OSImage) ([]boot.OSImage, error) {
 	g, err := grubPass(c.texts)
 	if err != nil {
 		return nil, c.refuse(err)
 	}
 	roots := c.roots()
 	completeGRUB(g, imgs, roots)
-	var mounts []string
-	if pool != nil {
-		for _, mp := range pool.MountPoints {
-			mounts = append(mounts, mp.Path)
-		}
-	}
 	// search --file stat(2)s the name on every partition; refuse the parser if it looked at a
 	// link or a special file (the stat itself had no effect; the root it set would be wrong).
 	for _, name := range g.searchFile {
@@ -114,49 +111,70 @@ func grubFinish(ctx context.Context, c *configFetcher, imgs []boot.OSImage, pool
 			}
 		}
 	}
-	var saved string
-	if g.savedEntry {
-		for _, m := range mounts {
-			efi, err := efiNames(m, "EFI", "grubenv")
-			if err != nil {
-				return nil, c.refuse(err)
-			}
-			// u-root reads the first EFI/*/grubenv there is, then each of the others.
-			for i, f := range efi {
-				if err := checkRegular(m, f); err != nil {
-					return nil, c.refuse(err)
-				}
-				if _, err := statBeneath(m, f); err == nil {
-					efi = efi[i : i+1]
-					break
-				}
-			}
-			for _, f := range append(efi, grubEnvProbe...) {
-				if v, err := grubEnv(m, f); err != nil {
-					return nil, c.refuse(err)
-				} else if v != "" {
-					saved = v
-				}
+	// blscfg and grubenv belong to the partition scanned: real GRUB's blscfg reads the entries
+	// of $root, and load_env the grubenv of the configuration's own directory, not every disk
+	// (u-root's parser reads them on every mounted partition, the last saved_entry winning, so
+	// a second disk could add the default entry or pick one). $root elsewhere is refused.
+	if g.blscfg {
+		if len(c.blscfgRoots) == 0 {
+			return nil, c.refuse(fmt.Errorf("blscfg: cannot tell which partition's BLS entries it reads"))
+		}
+		for _, r := range c.blscfgRoots {
+			if r != c.dir {
+				return nil, c.refuse(fmt.Errorf("blscfg would read the BLS entries of %s, which the configuration's $root names (search --set=root), not those of %s, where the configuration is read: BLS entries and grubenv are read only on the configuration's own partition (that other partition's entries are found when it is scanned itself)", c.describe(r), c.dir))
 			}
 		}
 	}
-	if g.blscfg {
-		var blsImgs []boot.OSImage
-		for _, m := range mounts {
-			found, err := scanBLS(ctx, m, g.variables, saved)
-			if errors.Is(err, errBLSRefused) {
-				closeImages(blsImgs)
-				return nil, c.refuse(fmt.Errorf("blscfg: %w", err))
-			}
-			blsImgs = append(blsImgs, found...)
+	var saved string
+	if g.savedEntry {
+		v, err := savedEntry(c.dir)
+		if err != nil {
+			return nil, c.refuse(err)
 		}
-		imgs = append(blsImgs, imgs...)
+		saved = v
+	}
+	if g.blscfg {
+		found, err := scanBLS(ctx, c.dir, g.variables, saved)
+		if errors.Is(err, errBLSRefused) {
+			return nil, c.refuse(fmt.Errorf("blscfg: %w", err))
+		}
+		imgs = append(found, imgs...)
 	}
 	if len(imgs) > maxEntries {
 		closeImages(imgs)
 		return nil, c.refuse(fmt.Errorf("more than %d entries (%d) under %s", maxEntries, len(imgs), c.dir))
 	}
 	return imgs, nil
+}
+
+// savedEntry returns the saved_entry of the grubenv files on the partition mounted at root, as
+// u-root's parser reads them there: the first EFI/*/grubenv there is, then grubEnvProbe, the last
+// value found winning; "" if none.
+func savedEntry(root string) (string, error) {
+	efi, err := efiNames(root, "EFI", "grubenv")
+	if err != nil {
+		return "", err
+	}
+	for i, f := range efi {
+		if err := checkRegular(root, f); err != nil {
+			return "", err
+		}
+		if _, err := statBeneath(root, f); err == nil {
+			efi = efi[i : i+1]
+			break
+		}
+	}
+	var saved string
+	for _, f := range append(efi, grubEnvProbe...) {
+		v, err := grubEnv(root, f)
+		if err != nil {
+			return "", err
+		}
+		if v != "" {
+			saved = v
+		}
+	}
+	return saved, nil
 }
 
 // grubEnv returns the saved_entry of the grubenv rel on root, "" if none, reading it as every
