@@ -79,6 +79,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdSeal(args[1:], stdout, stderr)
 	case "unseal":
 		return cmdUnseal(args[1:], stdout, stderr)
+	case "attest":
+		return cmdAttest(args[1:], stdout, stderr)
+	case "attest-key":
+		return cmdAttestKey(args[1:], stdout, stderr)
 	case "export":
 		return cmdExport(args[1:], stdout, stderr)
 	case "policy":

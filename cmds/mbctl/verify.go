@@ -30,6 +30,7 @@ import (
 
 const verifyUsage = `usage: mbctl verify [-tcg FILE] [-ima FILE [-bank sha256]] (-pcrs FILE | -tpm /dev/tpmrm0 | -swtpm HOST:PORT)
                     [-skip-banks sha1,...]
+       mbctl verify -attestation FILE -nonce HEX (-ak AK.pem | -roots CA.pem) [-ima FILE]
 
 Replays a TCG event log (crypto-agile, or the legacy SHA-1 format) and/or an IMA measurement list
 (binary or the kernel's ASCII format; templates ima, ima-ng, ima-sig, ima-buf) against PCR values
@@ -37,8 +38,15 @@ and says, per bank and PCR, whether they match. Formats are told from the conten
 the log is compared: a bank the PCR values do not have is a failure unless -skip-banks names it.
 For the PCRs both logs cover, the IMA list and the TCG log must hold the same entries in the same
 order. With a TCG log, a PCR that is not at a reset value and that no log extends is a failure,
-and a log with measuredboot's events must end PCRs 8 and 9 with its separators. Exit status 0
-only when everything matches.`
+and a log with measuredboot's events must end PCRs 8 and 9 with its separators (event_format=grub:
+with the booted entry's kernel_cmdline event). Exit status 0 only when everything matches.
+
+With -attestation (mbctl attest's file: go-tpm-tools' Attestation with the handed-over logs),
+go-tpm-tools' server.VerifyAttestation first checks the quotes (the AK given with -ak, or one
+certified by a CA in -roots; the nonce) and the TCG log, and prints the machine state it read
+(PCRs 8 and 9 as GRUB's for an event_format=grub boot); then the checks above run on the
+attestation's TCG log and IMA list (-ima, else the attestation's sha256 list) against the quoted
+PCR values.`
 
 // verifyError is what cmdVerify returns when something did not verify: one line per problem,
 // each naming the bank and PCR, or the event or entry, at fault.
@@ -59,10 +67,23 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	pcrsPath := fs.String("pcrs", "", "PCR values: tpm2_pcrread or gotpm output, lines sha256:9=HEX or \"sha256 9 HEX\", \"9: HEX\" lines with -pcrs-bank, or go-tpm-tools' PCRs message (JSON or text format)")
 	pcrsBankName := fs.String("pcrs-bank", "", "the bank of a plain \"9: HEX\" list in -pcrs")
 	tf := addTPMFlags(fs, "read PCR values from")
+	attPath := fs.String("attestation", "", "an attestation (mbctl attest): its quotes are the PCR values, its logs are verified")
+	nonceHex := fs.String("nonce", "", "with -attestation: the nonce the verifier gave, in hex")
+	akPath := fs.String("ak", "", "with -attestation: the trusted attestation key (PEM, as mbctl attest-key writes it at enrolment)")
+	rootsPath := fs.String("roots", "", "with -attestation: CA certificates (PEM) that certify the TPM's AK certificate")
 	skipBanks := fs.String("skip-banks", "", "banks of the log to leave unchecked, comma-separated (sha1,sha384,...): without it, a bank the PCR values lack is a failure")
 	fs.Usage = func() { fmt.Fprintln(stderr, verifyUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *attPath != "" {
+		if fs.NArg() != 0 || tf.given() != 0 || *pcrsPath != "" || *tcgPath != "" {
+			return errors.New("verify: -attestation carries the PCR values and the TCG log: give no -pcrs, -tpm, -swtpm or -tcg\n" + verifyUsage)
+		}
+		return verifyAttestation(stdout, *attPath, *nonceHex, *akPath, *rootsPath, *imaPath, *skipBanks)
+	}
+	if *nonceHex != "" || *akPath != "" || *rootsPath != "" {
+		return errors.New("verify: -nonce, -ak and -roots go with -attestation\n" + verifyUsage)
 	}
 	sources := tf.given()
 	if *pcrsPath != "" {
@@ -84,15 +105,9 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer src.Close()
-	v := &verifier{out: stdout, src: src, banks: eventlog.PCRs{}, noBank: map[eventlog.Alg]bool{}, skip: map[eventlog.Alg]bool{}, imaPCRs: map[uint32]bool{}}
-	if *skipBanks != "" {
-		for _, n := range strings.Split(*skipBanks, ",") {
-			a, ok := eventlog.AlgFromName(strings.TrimSpace(n))
-			if !ok {
-				return fmt.Errorf("verify: -skip-banks: unknown bank %q (want sha1, sha256, sha384 or sha512)", n)
-			}
-			v.skip[a] = true
-		}
+	v, err := newVerifier(stdout, src, *skipBanks)
+	if err != nil {
+		return err
 	}
 	bankSet := false
 	fs.Visit(func(f *flag.Flag) { bankSet = bankSet || f.Name == "bank" })
@@ -110,6 +125,46 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("verify: %w", err)
 		}
 		*f.name, *f.b = f.path, b
+	}
+	return v.run(in)
+}
+
+// newVerifier returns a verifier of logs against src's values, leaving out the banks skipBanks
+// names (comma-separated).
+func newVerifier(out io.Writer, src pcrSource, skipBanks string) (*verifier, error) {
+	v := &verifier{out: out, src: src, banks: eventlog.PCRs{}, noBank: map[eventlog.Alg]bool{}, skip: map[eventlog.Alg]bool{}, imaPCRs: map[uint32]bool{}}
+	if skipBanks != "" {
+		for _, n := range strings.Split(skipBanks, ",") {
+			a, ok := eventlog.AlgFromName(strings.TrimSpace(n))
+			if !ok {
+				return nil, fmt.Errorf("verify: -skip-banks: unknown bank %q (want sha1, sha256, sha384 or sha512)", n)
+			}
+			v.skip[a] = true
+		}
+	}
+	return v, nil
+}
+
+// verifyAttestation is mbctl verify -attestation: go-tpm-tools checks the quotes and the log
+// (attestationInput), then the verifier runs on the attestation's TCG log and an IMA list (the
+// file imaPath, else the attestation's sha256 list) against the quoted values.
+func verifyAttestation(out io.Writer, path, nonceHex, akPath, rootsPath, imaPath, skipBanks string) error {
+	src, f, err := attestationInput(out, path, nonceHex, akPath, rootsPath)
+	if err != nil {
+		return err
+	}
+	v, err := newVerifier(out, src, skipBanks)
+	if err != nil {
+		return err
+	}
+	in := verifyInput{tcgName: path + " (its TCG log)", tcg: f.Attestation.GetEventLog(), bank: "sha256"}
+	if imaPath != "" {
+		if in.ima, err = os.ReadFile(imaPath); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		in.imaName = imaPath
+	} else if b, ok := f.IMA["ima/binary_runtime_measurements_sha256"]; ok {
+		in.ima, in.imaName = b, path+" (its ima/binary_runtime_measurements_sha256)"
 	}
 	return v.run(in)
 }

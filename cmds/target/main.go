@@ -2,7 +2,9 @@
 // It reads the logs measuredboot handed over, reads the PCRs from the TPM through sysfs, replays the
 // TCG log for every bank and prints the result per PCR, checks that the command line it was booted
 // with is the one that was measured, with measuredboot.unseal=DEV unseals the secret sealed on
-// that block device (pkg/seal), and powers off. The QEMU tests judge its console. Booted with
+// that block device (pkg/seal), with measuredboot.attest=NONCE (hex) writes an attestation
+// (pkg/attest) for the host's verifier to its data channel, and powers off. The QEMU tests judge
+// its console. Booted with
 // measuredboot.firmware-log on the command line, it prints the firmware's event log instead.
 package main
 
@@ -51,6 +53,12 @@ func main() {
 		for _, f := range strings.Fields(string(cl)) {
 			if dev, ok := strings.CutPrefix(f, "measuredboot.unseal="); ok {
 				unsealFrom(os.Stdout, dev)
+			}
+			// A verifier's nonce: attest to what was handed over (mbctl verify -attestation).
+			if nonce, ok := strings.CutPrefix(f, "measuredboot.attest="); ok {
+				if aerr := attestTo(os.Stdout, dataChannel(), nonce, "/"+handover.Dir, "/dev/tpmrm0"); aerr != nil {
+					err = aerr
+				}
 			}
 		}
 	}
