@@ -14,7 +14,10 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "deps: run as root, or: sudo apt-get install ${missing[*]}" >&2
   exit 1
 fi
-echo "deps: installing ${missing[*]}"
+echo "deps: installing ${missing[*]} (apt-get; a minute or two on a fresh machine)"
+t=$SECONDS
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+echo "deps: package lists updated in $((SECONDS - t))s; installing ${#missing[@]} packages"
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed in $((SECONDS - t))s"

@@ -101,7 +101,7 @@ fi
 # This run's own copy (another run may be using build/payload at the same time).
 CPIO=$(mktemp "$WORK/initramfs.XXXXXX")
 BUILDING=""
-cleanup() { rm -f "$CPIO"; if [ -n "$BUILDING" ]; then rm -rf "$BUILDING"; fi; }
+cleanup() { if [ -n "${kpid:-}" ]; then kill "$kpid" 2>/dev/null || true; wait "$kpid" 2>/dev/null || true; fi; rm -f "$CPIO"; if [ -n "$BUILDING" ]; then rm -rf "$BUILDING"; fi; }
 trap cleanup EXIT
 # First the kernel's own default initramfs (usr/default_cpio_list: /dev, /dev/console, /root), which
 # a kernel with CONFIG_INITRAMFS_SOURCE set no longer has: without /dev/console init starts with fds
@@ -126,7 +126,7 @@ if ! flock -n 9; then
 fi
 
 if [ ! -f "$CDIR/complete" ]; then
-  echo "payload: no kernel cached for key $KEY; building one in $CDIR (about 13 min on 2 cores)"
+  echo "payload: no kernel cached for key $KEY; building one in $CDIR (6-8 min of compiling on 2 cores, once)"
   # Built in place, not renamed afterwards: the kernel's tools/objtool records absolute paths, and a
   # moved tree rebuilds objtool and then every object. A tree without "complete" (an interrupted
   # build) is never used: it is removed and built again, under the lock.
@@ -145,7 +145,16 @@ if [ ! -f "$CDIR/complete" ]; then
   check_config "$CDIR/linux" || die "fix $FRAG (its comments list what each option is for)"
   mkdir -p "$CDIR/linux/payload" && cp "$CPIO" "$CDIR/linux/$INITRAMFS"
   t=$(now)
-  (cd "$CDIR/linux" && "${KMAKE[@]}" bzImage) > "$CDIR/build.log" 2>&1 \
+  (cd "$CDIR/linux" && "${KMAKE[@]}" bzImage) > "$CDIR/build.log" 2>&1 &
+  kpid=$!
+  # A line every 20 s, so a first build never looks hung: the objects compiled so far.
+  while kill -0 "$kpid" 2>/dev/null; do
+    for _ in $(seq 40); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$kpid" 2>/dev/null; then
+      echo "payload: still compiling the kernel ($(secs "$t")s, $(find "$CDIR/linux" -name '*.o' | wc -l) objects)"
+    fi
+  done
+  wait "$kpid" && kpid="" \
     || { tail -30 "$CDIR/build.log" >&2; cp "$CDIR/build.log" "$WORK/kernel-build-failed.log"; die "kernel build failed (log: $WORK/kernel-build-failed.log)"; }
   echo "payload: kernel built in $(secs "$t")s"
   echo "linux-source-6.1 $SRCVER" > "$CDIR/source-version"

@@ -68,10 +68,14 @@ KERNEL=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -n1 || true
 KVER=${KERNEL#/boot/vmlinuz-}
 [ -r "$KERNEL" ] || { echo "FAIL: $KERNEL is not readable"; exit 1; }
 
+echo "  build: mbctl and the demo target ($BUILD)" >&2
+t=$SECONDS
 (cd "$ROOT" && go build -trimpath -o "$BUILD/mbctl" ./cmds/mbctl)
 MBCTL=$BUILD/mbctl
-# The demo target, with the disk driver's modules for unsealing (measuredboot.unseal=vda2).
-"$MBCTL" target -o "$BUILD/target.cpio" -modules-dir "/lib/modules/$KVER" -modules virtio_pci,virtio_blk
+# The demo target, with the disk driver's modules for unsealing (measuredboot.unseal=vda2); built
+# from the repository (mbctl target runs go build there), whatever the caller's directory.
+(cd "$ROOT" && "$MBCTL" target -o "$BUILD/target.cpio" -modules-dir "/lib/modules/$KVER" -modules virtio_pci,virtio_blk)
+echo "  build: mbctl and the demo target built in $((SECONDS - t))s" >&2
 
 # image DIR OUT [POLICY]: builds the image for a scenario's policy (or POLICY), keys and config into OUT. The compiled
 # part (busybox, modules) comes from mbctl build's cache, so this costs a second once it is warm.
@@ -116,7 +120,7 @@ part() {
       esac
       dst=${dst//@KVER@/$KVER}
       mkdir -p "$root/$(dirname "$dst")"
-      cp "$src" "$root/$dst"
+      cp "$src" "$root/$dst" || { echo "$dir/files$n: cannot copy $src" >&2; return 1; }
     done < "$dir/files$n"
   fi
   if [ -x "$dir/prepare" ]; then
@@ -279,7 +283,11 @@ qemu_once() {
   local what="$(basename "$initrd") under QEMU (TCG, -smp ${QEMU_SMP:-2})"
   [ -n "${FIRMWARE:-}" ] && what="the disk's EFI system partition under OVMF (${FIRMWARE}, TCG, -smp ${QEMU_SMP:-2})"
   echo "  qemu: booting $what with swtpm; console: $log" >&2
-  if [ "${INTERACTIVE:-}" = 1 ]; then tail -n +1 -f "$log" & tailpid=$!; fi
+  # Live, without the firmware's terminal resets and escape sequences (SeaBIOS clears the
+  # screen and turns line wrapping off): the log file keeps them.
+  if [ "${INTERACTIVE:-}" = 1 ]; then
+    tail -n +1 -f "$log" > >(sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g' | tr -d '\r') & tailpid=$!
+  fi
   # The guest ends by powering off (the target) or by halting (a refusal); a halted guest keeps
   # QEMU running, so stop it once the kernel says so.
   local next=$((SECONDS + 10))
