@@ -81,6 +81,17 @@ ce=$(median < "$BUILD/bench/clevis-enc.txt"); cd_=$(median < "$BUILD/bench/clevi
 printf '%-52s %8.2fms %8.1fms %7.3fx\n' "seal on swtpm, $(printf %.0f "$sc") TPM commands (baseline: clevis)" "$ss" "$ce" "$(echo "$ss / $ce" | bc -l)"
 printf '%-52s %8.2fms %8.1fms %7.3fx\n' "unseal on swtpm, $(printf %.0f "$uc") TPM commands (baseline: clevis)" "$us" "$cd_" "$(echo "$us / $cd_" | bc -l)"
 
+# 1d. An attestation (mbctl attest on swtpm, an event_format=grub boot's log): its size against the
+# TCG log it carries, and mbctl verify -attestation (go-tpm-tools' quote and log checks, then our
+# replay against the quoted values) against mbctl verify of the same log with the values in a file.
+(cd "$ROOT" && go test -run '^$' -bench BenchmarkVerifyAttestation -benchtime 50x ./cmds/mbctl) > "$BUILD/bench/attest.txt"
+at=$(awk '$1 ~ /VerifyAttestation\/attestation-/ {print $3 / 1e6}' "$BUILD/bench/attest.txt")
+pt=$(awk '$1 ~ /VerifyAttestation\/pcrs-/ {print $3 / 1e6}' "$BUILD/bench/attest.txt")
+ab=$(awk '$1 ~ /VerifyAttestation\/attestation-/ {print $5}' "$BUILD/bench/attest.txt")
+lb=$(awk '$1 ~ /VerifyAttestation\/attestation-/ {print $7}' "$BUILD/bench/attest.txt")
+printf '%-52s %8.2fms %8.2fms %7.2fx\n' "verify -attestation (baseline: -tcg with -pcrs)" "$at" "$pt" "$(echo "$at / $pt" | bc -l)"
+printf '%-52s %10d %10d %7.2fx\n' "attestation, bytes (baseline: the TCG log in it)" "$ab" "$lb" "$(echo "$ab / $lb" | bc -l)"
+
 # 1b. The file digest inside the TCG guest, where Go has no SHA instructions: the kernel's crypto
 # API (AF_ALG), which measuredboot uses there, against Go's portable code (pkg/kcrypto's benchmark).
 GUEST_TEST_ARGS='-test.run=^$ -test.bench=SHA256 -test.benchtime=3x' BUILD=$BUILD "$ROOT/scripts/guest-test.sh" \

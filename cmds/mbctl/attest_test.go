@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/measuredboot/measuredboot/internal/swtpmtest"
 	"github.com/measuredboot/measuredboot/pkg/attest"
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/measure"
@@ -27,9 +29,10 @@ const (
 )
 
 // attestBoot extends the swtpm at addr as a firmware and a GRUB-convention boot would (a
-// separator in PCRs 0-7, the command line in PCR 8, the kernel in PCR 9), and writes the
+// separator in PCRs 0-7, measuredboot's format marker in PCR 8, the kernel in PCR 9, then the
+// command line in PCR 8, last, as measuredboot measures it), and writes the
 // handed-over logs into a new directory: tcg.log and ima/ with one list. It returns the directory.
-func attestBoot(t *testing.T, addr string) string {
+func attestBoot(t testing.TB, addr string) string {
 	t.Helper()
 	tr, _, err := openTPM("", addr)
 	if err != nil {
@@ -65,10 +68,10 @@ func attestBoot(t *testing.T, addr string) string {
 	if _, err := l.AppendDigests(8, eventlog.EvIPL, digests(marker), measure.FormatMarker); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.AppendDigests(8, eventlog.EvIPL, digests([]byte(attestCmdline)), []byte("kernel_cmdline: "+attestCmdline)); err != nil {
+	if _, err := l.AppendDigests(9, eventlog.EvIPL, digests([]byte("a kernel")), []byte("/boot/vmlinuz\x00")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.AppendDigests(9, eventlog.EvIPL, digests([]byte("a kernel")), []byte("/boot/vmlinuz\x00")); err != nil {
+	if _, err := l.AppendDigests(8, eventlog.EvIPL, digests([]byte(attestCmdline)), []byte("kernel_cmdline: "+attestCmdline)); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range l.Events {
@@ -252,5 +255,60 @@ func TestAttestCommandBadInput(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "no IMA lists ("+missing+" does not exist)") {
 		t.Errorf("mbctl attest printed %q, want it to say the IMA directory is missing", stdout.String())
+	}
+}
+
+// BenchmarkVerifyAttestation: mbctl verify -attestation (go-tpm-tools' quote and log checks, then
+// verify's replay against the quoted values) against mbctl verify of the same TCG log and IMA
+// list with the PCR values in a file (the baseline: no quotes to check), on a swtpm boot. It
+// reports the attestation's size and the TCG log's.
+func BenchmarkVerifyAttestation(b *testing.B) {
+	addr := swtpmtest.Start(b, "")
+	dir := attestBoot(b, addr)
+	att := filepath.Join(dir, "attestation.pb")
+	ak := filepath.Join(dir, "ak.pem")
+	var out, stderr bytes.Buffer
+	if err := cmdAttestKey([]string{"-swtpm", addr, "-o", ak}, &out, &stderr); err != nil {
+		b.Fatal(err)
+	}
+	if err := cmdAttest([]string{"-swtpm", addr, "-nonce", attestNonce, "-tcg", filepath.Join(dir, "tcg.log"), "-o", att}, &out, &stderr); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.ReadFile(att)
+	if err != nil {
+		b.Fatal(err)
+	}
+	parsed, err := attest.Parse(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pcrs strings.Builder
+	for alg, vals := range attest.QuotedPCRs(parsed) {
+		for p, v := range vals {
+			fmt.Fprintf(&pcrs, "%v:%d=%x\n", alg, p, v)
+		}
+	}
+	pcrFile := filepath.Join(dir, "pcrs")
+	if err := os.WriteFile(pcrFile, []byte(pcrs.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	logSize := len(parsed.Attestation.GetEventLog())
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"attestation", []string{"verify", "-attestation", att, "-nonce", attestNonce, "-ak", ak}},
+		{"pcrs", []string{"verify", "-tcg", filepath.Join(dir, "tcg.log"), "-pcrs", pcrFile}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				out.Reset()
+				if err := run(tc.args, &out, &stderr); err != nil {
+					b.Fatalf("%v\n%s", err, out.String())
+				}
+			}
+			b.ReportMetric(float64(len(f)), "attestation-bytes")
+			b.ReportMetric(float64(logSize), "log-bytes")
+		})
 	}
 }

@@ -534,11 +534,15 @@ func TestPredictFromHandedOverLog(t *testing.T) {
 // TestVerifyGRUBFormat runs the boot flow with event_format=grub on SeaBIOS's log and checks that
 // mbctl verify accepts what it hands over, in GRUB's form, and refuses a log continued after the
 // handover, a changed command line, and an IMA list of the other format.
-func TestVerifyGRUBFormat(t *testing.T) {
+// flowBoot runs the boot flow with policy and config (the image's settings) on SeaBIOS's log, an
+// entry with command line "ro quiet", and writes what it hands over into a new directory. It
+// returns the directory and the TPM after the boot.
+func flowBoot(t *testing.T, policy, config string) (string, *tpm.Soft) {
+	t.Helper()
 	dir := t.TempDir()
 	k := writeFile(t, dir, "vmlinuz", bytes.Repeat([]byte("k"), 4096))
 	i := writeFile(t, dir, "initrd.img", []byte("initrd"))
-	cfg := writeFile(t, dir, "config", []byte("event_format=grub\n"))
+	cfg := writeFile(t, dir, "config", []byte(config))
 	fw, err := os.ReadFile(seabiosLog)
 	if err != nil {
 		t.Fatal(err)
@@ -549,7 +553,7 @@ func TestVerifyGRUBFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sys := &hostSystem{policy: "../../configs/policy-grub", config: cfg, fwlog: fw, tpm: soft,
+	sys := &hostSystem{policy: policy, config: cfg, fwlog: fw, tpm: soft,
 		entry: discover.Entry{Name: "e", Kernel: k, Initrds: []string{i}, Cmdline: "ro quiet", FS: discover.FS{Mount: dir}}}
 	var initrd []byte
 	sys.onLoad = func(_, in *kexec.Buffer, _ string) { initrd = bytes.Clone(in.All()) }
@@ -567,6 +571,54 @@ func TestVerifyGRUBFormat(t *testing.T) {
 			writeFile(t, dir, filepath.Base(r.Name), b)
 		}
 	}
+	return dir, soft
+}
+
+// TestVerifyMixedFormats: an IMA-format boot's log with a GRUB-style event in PCR 8 after
+// measuredboot's events (extended into the TPM too, so the replay matches) is refused as a log of
+// mixed formats.
+func TestVerifyMixedFormats(t *testing.T) {
+	dir, soft := flowBoot(t, "../../configs/policy", "")
+	raw, err := os.ReadFile(filepath.Join(dir, "tcg.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := eventlog.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := soft.Values()
+	var digests []eventlog.Digest
+	for _, alg := range l.Banks() {
+		h, _ := alg.Hash()
+		hh := h.New()
+		hh.Write([]byte("ro quiet init=/bin/sh"))
+		d := hh.Sum(nil)
+		digests = append(digests, eventlog.Digest{Alg: alg, Sum: d})
+		hh = h.New()
+		hh.Write(vals[alg][8])
+		hh.Write(d)
+		vals[alg][8] = hh.Sum(nil)
+	}
+	if _, err := l.AppendDigests(8, eventlog.EvIPL, digests, []byte("kernel_cmdline: ro quiet init=/bin/sh")); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := l.Marshal()
+	var pcrs strings.Builder
+	for alg, vs := range vals {
+		for p, v := range vs {
+			fmt.Fprintf(&pcrs, "%v:%d=%x\n", alg, p, v)
+		}
+	}
+	var out, stderr bytes.Buffer
+	err = run([]string{"verify", "-tcg", writeFile(t, dir, "mixed.log", b), "-pcrs", writeFile(t, dir, "pcrs", []byte(pcrs.String()))}, &out, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "mixes the two formats") {
+		t.Errorf("verify of an IMA-format log with a GRUB-style event = %v, want it refused as mixed\n%s", err, out.String())
+	}
+}
+
+func TestVerifyGRUBFormat(t *testing.T) {
+	dir, soft := flowBoot(t, "../../configs/policy-grub", "event_format=grub\n")
 	pcrFile := func(name string, vals eventlog.PCRs) string {
 		var b strings.Builder
 		for alg, vals := range vals {

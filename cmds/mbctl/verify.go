@@ -693,12 +693,19 @@ func (v *verifier) checkClosed(l *eventlog.Log) {
 	last := map[uint32]string{}
 	ours := false
 	for _, e := range l.Events {
+		if ours && (e.PCR == measure.GRUBTextPCR || e.PCR == measure.GRUBFilesPCR) && e.Type == eventlog.EvIPL && !isTemplateEvent(e) {
+			// After measuredboot's first event, an IMA-format boot writes only template events
+			// to PCRs 8 and 9: a GRUB-style event among them is a log of mixed formats.
+			v.problem("%s: an EV_IPL event in PCR %d that is not IMA template data, in a log of measuredboot's IMA event format: "+
+				"the log mixes the two formats (event_format=grub logs begin with the %q event)", eventName(e), e.PCR, measure.FormatMarker)
+			continue
+		}
 		if !isTemplateEvent(e) {
 			continue
 		}
 		f, _ := ima.ParseTemplateData(e.Data)
 		name := strings.TrimSuffix(string(f[1]), "\x00")
-		if strings.HasPrefix(name, "measuredboot.") {
+		if strings.HasPrefix(name, "measuredboot.") || name == ima.BootAggregateName {
 			ours = true
 		}
 		last[e.PCR] = name

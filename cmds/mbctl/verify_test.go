@@ -158,7 +158,7 @@ func pcrYAML(pcrs eventlog.PCRs) []byte {
 	return []byte(s.String())
 }
 
-func writeFile(t *testing.T, dir, name string, b []byte) string {
+func writeFile(t testing.TB, dir, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, b, 0o644); err != nil {
