@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -574,6 +575,32 @@ func flowBoot(t *testing.T, policy, config string) (string, *tpm.Soft) {
 	return dir, soft
 }
 
+// appendExtended appends an EV_IPL event with data to l in pcr, its digest in each bank that bank's
+// hash of hashed, and extends vals (the TPM's values) with it as the TPM would.
+func appendExtended(t *testing.T, l *eventlog.Log, vals eventlog.PCRs, pcr uint32, hashed, data []byte) {
+	t.Helper()
+	var digests []eventlog.Digest
+	for _, alg := range l.Banks() {
+		d := hashOf(t, alg, hashed)
+		digests = append(digests, eventlog.Digest{Alg: alg, Sum: d})
+		vals[alg][pcr] = hashOf(t, alg, append(slices.Clone(vals[alg][pcr]), d...))
+	}
+	if _, err := l.AppendDigests(pcr, eventlog.EvIPL, digests, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writePCRs writes vals as "sha256:9=HEX" lines into dir/name and returns its path.
+func writePCRs(t *testing.T, dir, name string, vals eventlog.PCRs) string {
+	var b strings.Builder
+	for alg, vs := range vals {
+		for p, v := range vs {
+			fmt.Fprintf(&b, "%v:%d=%x\n", alg, p, v)
+		}
+	}
+	return writeFile(t, dir, name, []byte(b.String()))
+}
+
 // TestVerifyMixedFormats: an IMA-format boot's log with a GRUB-style event in PCR 8 after
 // measuredboot's events (extended into the TPM too, so the replay matches) is refused as a log of
 // mixed formats.
@@ -588,30 +615,10 @@ func TestVerifyMixedFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	vals := soft.Values()
-	var digests []eventlog.Digest
-	for _, alg := range l.Banks() {
-		h, _ := alg.Hash()
-		hh := h.New()
-		hh.Write([]byte("ro quiet init=/bin/sh"))
-		d := hh.Sum(nil)
-		digests = append(digests, eventlog.Digest{Alg: alg, Sum: d})
-		hh = h.New()
-		hh.Write(vals[alg][8])
-		hh.Write(d)
-		vals[alg][8] = hh.Sum(nil)
-	}
-	if _, err := l.AppendDigests(8, eventlog.EvIPL, digests, []byte("kernel_cmdline: ro quiet init=/bin/sh")); err != nil {
-		t.Fatal(err)
-	}
+	appendExtended(t, l, vals, 8, []byte("ro quiet init=/bin/sh"), []byte("kernel_cmdline: ro quiet init=/bin/sh"))
 	b, _ := l.Marshal()
-	var pcrs strings.Builder
-	for alg, vs := range vals {
-		for p, v := range vs {
-			fmt.Fprintf(&pcrs, "%v:%d=%x\n", alg, p, v)
-		}
-	}
 	var out, stderr bytes.Buffer
-	err = run([]string{"verify", "-tcg", writeFile(t, dir, "mixed.log", b), "-pcrs", writeFile(t, dir, "pcrs", []byte(pcrs.String()))}, &out, &stderr)
+	err = run([]string{"verify", "-tcg", writeFile(t, dir, "mixed.log", b), "-pcrs", writePCRs(t, dir, "pcrs", vals)}, &out, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "mixes the two formats") {
 		t.Errorf("verify of an IMA-format log with a GRUB-style event = %v, want it refused as mixed\n%s", err, out.String())
 	}
@@ -619,15 +626,7 @@ func TestVerifyMixedFormats(t *testing.T) {
 
 func TestVerifyGRUBFormat(t *testing.T) {
 	dir, soft := flowBoot(t, "../../configs/policy-grub", "event_format=grub\n")
-	pcrFile := func(name string, vals eventlog.PCRs) string {
-		var b strings.Builder
-		for alg, vals := range vals {
-			for p, v := range vals {
-				fmt.Fprintf(&b, "%v:%d=%x\n", alg, p, v)
-			}
-		}
-		return writeFile(t, dir, name, []byte(b.String()))
-	}
+	pcrFile := func(name string, vals eventlog.PCRs) string { return writePCRs(t, dir, name, vals) }
 	good := pcrFile("pcrs", soft.Values())
 	tcgPath := filepath.Join(dir, "tcg.log")
 	imaPath := filepath.Join(dir, "binary_runtime_measurements_sha256")
@@ -656,21 +655,7 @@ func TestVerifyGRUBFormat(t *testing.T) {
 	cont := *l
 	cont.Events = append([]eventlog.Event(nil), l.Events...)
 	more := soft.Values()
-	var digests []eventlog.Digest
-	for _, alg := range l.Banks() {
-		h, _ := alg.Hash()
-		hh := h.New()
-		hh.Write([]byte("evil"))
-		d := hh.Sum(nil)
-		digests = append(digests, eventlog.Digest{Alg: alg, Sum: d})
-		hh = h.New()
-		hh.Write(more[alg][9])
-		hh.Write(d)
-		more[alg][9] = hh.Sum(nil)
-	}
-	if _, err := cont.AppendDigests(9, eventlog.EvIPL, digests, []byte("/evil\x00")); err != nil {
-		t.Fatal(err)
-	}
+	appendExtended(t, &cont, more, 9, []byte("evil"), []byte("/evil\x00"))
 	cb, _ := cont.Marshal()
 	out.Reset()
 	err = run([]string{"verify", "-tcg", writeFile(t, dir, "continued.log", cb), "-pcrs", pcrFile("more", more)}, &out, &stderr)

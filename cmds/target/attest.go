@@ -61,8 +61,8 @@ func attestTo(out, data io.Writer, nonceHex, logDir, tpmDev string) error {
 	return nil
 }
 
-// frame writes b to out as dump does: "target: begin NAME SIZE", base64 in 76-character
-// "target: b64" lines, "target: end NAME".
+// frame writes b to out between marker lines, as the host's checks read them: "target: begin
+// NAME SIZE", base64 in 76-character "target: b64" lines, "target: end NAME".
 func frame(out io.Writer, name string, b []byte) {
 	fmt.Fprintf(out, "target: begin %s %d\n", name, len(b))
 	enc := base64.StdEncoding.EncodeToString(b)

@@ -10,7 +10,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -316,14 +315,7 @@ func dump(out io.Writer, dir, name string) {
 		fmt.Fprintf(out, "target: no %s: %v\n", name, err)
 		return
 	}
-	fmt.Fprintf(out, "target: begin %s %d\n", name, len(b))
-	enc := base64.StdEncoding.EncodeToString(b)
-	for len(enc) > 0 {
-		n := min(len(enc), 76)
-		fmt.Fprintf(out, "target: b64 %s\n", enc[:n])
-		enc = enc[n:]
-	}
-	fmt.Fprintf(out, "target: end %s\n", name)
+	frame(out, name, b)
 }
 
 // checkDebianInitrd checks, in a root unpacked from Debian 12's own initrd with this target and
