@@ -38,6 +38,7 @@ help:
 	@echo "  scenarios   every QEMU scenario under scenarios/ (scripts/qemu-test.sh), with a timing table"
 	@echo "  fuzz        every fuzz target for FUZZTIME (default 30s): make fuzz FUZZTIME=10m"
 	@echo "  bench       speed and size against baselines (BENCHMARKS.md)"
+	@echo "  all         the same as initramfs"
 	@echo "  clean       remove build/ (the compiled base images stay in ~/.cache/measuredboot)"
 
 all: initramfs

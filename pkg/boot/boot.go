@@ -805,6 +805,10 @@ func (f *flow) bootEntry(e discover.Entry, start time.Time) error {
 	if err := f.m.Record(recoveryPCR, EntryMarkerName, EntryMarker(e)); err != nil {
 		return fmt.Errorf("cannot measure the start of entry \"%s\": %w; nothing is booted unmeasured", e.Name, err)
 	}
+	if strings.IndexByte(e.Cmdline, 0) >= 0 {
+		// kexec_file_load would take the line up to the NUL, and the measurement all of it.
+		return &refusal{e.RelPath(e.Kernel), fmt.Errorf("entry \"%s\": its command line has a NUL byte: the kernel would not run with the line that is measured", e.Name)}
+	}
 	fileObj := func(fn policy.Func, path string) policy.Object {
 		fs := e.FSOf(path)
 		return policy.Object{Func: fn, Mask: policy.MayRead, HasFile: true, FSName: fs.Type, FSMagic: fs.Magic, FSUUID: fs.UUID}

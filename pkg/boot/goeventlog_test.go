@@ -334,3 +334,22 @@ func mustParse(t *testing.T, src string) *policy.Policy {
 	}
 	return p
 }
+
+// TestCmdlineNUL: an entry whose command line has a NUL byte (a hostile grub.cfg) is refused
+// before anything of it is measured but its marker, in both formats, and the next entry boots.
+func TestCmdlineNUL(t *testing.T) {
+	for _, cfg := range []string{"", "event_format=grub\n"} {
+		bad := entry(t, "bad", []byte("k"), []byte("i"))
+		bad.Cmdline = "ro init=/bin/sh\x00"
+		good := entry(t, "good", []byte("k"), []byte("i"))
+		soft, _ := tpm.NewSoft([]eventlog.Alg{eventlog.AlgSHA256}, nil)
+		sys := &fakeSystem{policy: grubPolicy, config: cfg, tpm: &fakeTPM{Soft: soft}, entries: []discover.Entry{bad, good}}
+		var out bytes.Buffer
+		if err := Run(context.Background(), &out, sys); err != nil || sys.loads != 1 || sys.loaded.cmdline != good.Cmdline {
+			t.Fatalf("config %q: Run = %v, %d loads of %q\n%s", cfg, err, sys.loads, sys.loaded.cmdline, out.String())
+		}
+		if !strings.Contains(out.String(), `entry "bad": its command line has a NUL byte`) {
+			t.Errorf("config %q: the console does not say why the entry was refused:\n%s", cfg, out.String())
+		}
+	}
+}
