@@ -378,3 +378,33 @@ func TestFirmwareDirIsInitramfs(t *testing.T) {
 		})
 	}
 }
+
+// TestFirmwareFilesPerBoot: the firmware files read over every entry tried in one boot are
+// bounded, not only those of one entry: a disk of many entries, each refused after its firmware
+// was read, cannot make the boot read and extend without end.
+func TestFirmwareFilesPerBoot(t *testing.T) {
+	var entries []discover.Entry
+	for _, name := range []string{"first", "second"} {
+		e := entry(t, name, []byte("kernel"), []byte("initrd"))
+		dir := e.FS.Mount + "/boot/firmware"
+		os.MkdirAll(dir, 0o755)
+		for i := range 2100 {
+			os.WriteFile(fmt.Sprintf("%s/f%04d.bin", dir, i), []byte{byte(i)}, 0o644)
+		}
+		entries = append(entries, e)
+	}
+	sys := &fakeSystem{policy: testPolicy + "measure func=FIRMWARE_CHECK pcr=9\n", config: "firmware_dir=/boot/firmware\n",
+		tpm: newFakeTPM(eventlog.AlgSHA256), entries: entries,
+		loadErr: func(load int) error { return errors.New("kexec_file_load: EINVAL") }}
+	var out bytes.Buffer
+	err := Run(context.Background(), &out, sys)
+	if err == nil || !strings.Contains(err.Error(), `entry "second": its 2100 firmware files would make 4200 read in this boot, over the bound of 4096`) {
+		t.Fatalf("Run = %v, want the second entry refused for the per-boot bound\n%s", err, lastLines(out.String(), 5))
+	}
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
+}

@@ -264,15 +264,16 @@ func (p *phases) String() string {
 
 // flow is one boot: what run has set up, shared by the steps.
 type flow struct {
-	ph    phases
-	reads []fileRead // the files handed over, in the order read
-	out   io.Writer
-	sys   System
-	cfg   config
-	m     *measure.Measurer
-	appr  *appraise.Appraiser
-	pol   *policy.Policy
-	tpm   TPM
+	ph      phases
+	reads   []fileRead // the files handed over, in the order read
+	fwFiles int        // firmware files read in this boot, over every entry tried
+	out     io.Writer
+	sys     System
+	cfg     config
+	m       *measure.Measurer
+	appr    *appraise.Appraiser
+	pol     *policy.Policy
+	tpm     TPM
 }
 
 // say prints one console line, "measuredboot: " and the message. Messages carry names, paths and
@@ -1061,6 +1062,8 @@ func relPaths(e discover.Entry) string {
 
 // maxFirmwareFiles bounds the firmware directory: more regular files (or more directories and
 // skipped entries) there is a refusal, so a hostile disk cannot make the boot list without bound.
+// It bounds the whole boot too: every entry tried reads (and extends the TPM for) its firmware
+// files again, and 64 entries of 4096 files each would take an hour of TPM extends.
 const maxFirmwareFiles = 4096
 
 // firmwareFile is one checked firmware file: its place under the firmware directory and its bytes.
@@ -1100,6 +1103,11 @@ func (f *flow) firmwareDir(e discover.Entry, fileObj func(policy.Func, string) p
 	if len(paths) == 0 {
 		return nil, nil, nil
 	}
+	if f.fwFiles+len(paths) > maxFirmwareFiles {
+		return nil, nil, &refusal{e.RelPath(dir), fmt.Errorf("entry %q: its %d firmware files would make %d read in this boot, over the bound of %d (entries tried before it read the rest)",
+			e.Name, len(paths), f.fwFiles+len(paths), maxFirmwareFiles)}
+	}
+	f.fwFiles += len(paths)
 	buf, parts, err := f.sys.ReadFiles("firmware", paths)
 	if err != nil {
 		return nil, nil, &refusal{e.RelPath(dir), fmt.Errorf("entry %q: read firmware: %w", e.Name, err)}
