@@ -249,8 +249,10 @@ func Unseal(rw io.ReadWriter, data []byte) ([]byte, error) {
 	if err == nil {
 		return secret, nil
 	}
-	if strings.Contains(err.Error(), "failed to load sealed object") {
-		// Load checks the object's integrity under the parent's seed before any policy.
+	var pe tpm2.ParameterError
+	if errors.As(err, &pe) && pe.Code == tpm2.RCIntegrity {
+		// TPM2_Load checks the object's integrity under the parent's seed before any policy:
+		// TPM_RC_INTEGRITY is a blob this TPM's storage root key did not seal.
 		return nil, fmt.Errorf("%w: this TPM cannot load the sealed object: it was sealed by another TPM, or this TPM's storage root key changed (%v)", ErrRefused, err)
 	}
 	return nil, fmt.Errorf("%w: %s (%v)", ErrRefused, b.why(rw), err)

@@ -70,8 +70,8 @@ func TestSealUnseal(t *testing.T) {
 	extend(t, other, 8, d8[:])
 	extend(t, other, 9, d9a[:])
 	extend(t, other, 9, d9b[:])
-	if _, err := Unseal(ReadWriter(other), blob); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "sealed by another TPM") {
-		t.Errorf("Unseal on another TPM = %v, want 'sealed by another TPM'", err)
+	if _, err := Unseal(ReadWriter(other), blob); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "this TPM cannot load the sealed object: it was sealed by another TPM") {
+		t.Errorf("Unseal on another TPM = %v, want TPM_RC_INTEGRITY from Load told as another TPM", err)
 	}
 
 	// Damaged blobs never reach the TPM.
