@@ -27,10 +27,10 @@ func unsealFrom(out io.Writer, dev string) {
 		fmt.Fprintf(out, "target: loading modules (%d loaded): %v\n", n, err)
 	}
 	path := filepath.Join("/dev", dev)
-	var f *os.File
+	// The disk appears once its driver has probed it: wait for the node, then read it once.
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if f, err = os.Open(path); err == nil || time.Now().After(deadline) {
+		if _, err = os.Stat(path); err == nil || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -38,7 +38,6 @@ func unsealFrom(out io.Writer, dev string) {
 		fmt.Fprintf(out, "target: unseal refused: %v\n", err)
 		return
 	}
-	f.Close()
 	secret, usage, err := seal.UnsealFile("/dev/tpmrm0", path)
 	if err != nil {
 		fmt.Fprintf(out, "target: unseal refused: %v\n", err)
