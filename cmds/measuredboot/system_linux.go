@@ -147,9 +147,15 @@ func (s *linuxSystem) KexecLoad(k, i *kexec.Buffer, cmdline string) error {
 func (s *linuxSystem) KexecReboot() error {
 	s.pool.UnmountAll(mount.MNT_DETACH)
 	// The last lines (the kexec line a person and the tests look for) must leave the UART before
-	// the next kernel resets it: wait until the console's output is sent (tcdrain).
+	// the next kernel resets it: wait until the console's output is sent (tcdrain). The wait ends
+	// early with EINTR when a signal arrives, and the Go runtime signals its own threads (SIGURG,
+	// for preemption): retry until it completes, or the lines can be lost.
 	for _, fd := range []int{1, 2} {
-		unix.IoctlSetInt(fd, unix.TCSBRK, 1)
+		for i := 0; i < 100; i++ {
+			if err := unix.IoctlSetInt(fd, unix.TCSBRK, 1); err != unix.EINTR {
+				break
+			}
+		}
 	}
 	return kexec.Reboot()
 }
