@@ -14,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "deps: run as root, or: sudo apt-get install ${missing[*]}" >&2
   exit 1
 fi
-echo "deps: installing ${missing[*]} (apt-get; a minute or two on a fresh machine)"
+echo "deps: installing ${missing[*]} (apt-get)"
 t=$SECONDS
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

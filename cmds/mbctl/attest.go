@@ -21,6 +21,7 @@ import (
 
 	"github.com/measuredboot/measuredboot/pkg/attest"
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
+	"github.com/measuredboot/measuredboot/pkg/measure"
 	"github.com/measuredboot/measuredboot/pkg/seal"
 )
 
@@ -265,7 +266,7 @@ func attestationInput(out io.Writer, path, nonceHex, akPath, rootsPath string) (
 	if err != nil {
 		return fail(fmt.Errorf("its TCG log: %w", err))
 	}
-	grub := isGRUBFormat(l)
+	grub := measure.IsGRUBLog(l)
 	o.GRUB = grub
 	ms, err := attest.Verify(f, nonce, o)
 	if err != nil {

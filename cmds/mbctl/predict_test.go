@@ -188,45 +188,8 @@ func TestPredictRefusal(t *testing.T) {
 // the boot_aggregate in PCR 9 against the TCG log before it, the separators in both logs. A PCR
 // value one bit off must fail.
 func TestVerifyFlowLogs(t *testing.T) {
-	dir := t.TempDir()
-	k := writeFile(t, dir, "vmlinuz", bytes.Repeat([]byte("k"), 4096))
-	i := writeFile(t, dir, "initrd.img", []byte("initrd"))
-	fw, err := os.ReadFile(seabiosLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl, _ := eventlog.Parse(fw)
-	start, _ := fl.Replay()
-	soft, err := tpm.NewSoft(fl.Banks(), start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys := &hostSystem{policy: "../../configs/policy", fwlog: fw, tpm: soft,
-		entry: discover.Entry{Name: "e", Kernel: k, Initrds: []string{i}, Cmdline: "ro", FS: discover.FS{Mount: dir}}}
-	var initrd []byte
-	sys.onLoad = func(_, in *kexec.Buffer, _ string) { initrd = bytes.Clone(in.All()) }
-	var console bytes.Buffer
-	if err := boot.Run(context.Background(), &console, sys); err != nil {
-		t.Fatalf("boot.Run = %v\n%s", err, console.String())
-	}
-	// The handover archive follows the 6-byte initrd at the next 512-byte boundary.
-	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(initrd[handover.Align:])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if r.Mode&cpio.S_IFMT == cpio.S_IFREG {
-			b, _ := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
-			writeFile(t, dir, filepath.Base(r.Name), b)
-		}
-	}
-	var pcrs strings.Builder
-	for alg, vals := range soft.Values() {
-		for p, v := range vals {
-			fmt.Fprintf(&pcrs, "%v:%d=%x\n", alg, p, v)
-		}
-	}
-	good := writeFile(t, dir, "pcrs", []byte(pcrs.String()))
+	dir, soft := flowBoot(t, "../../configs/policy", "")
+	good := writePCRs(t, dir, "pcrs", soft.Values())
 	var out, stderr bytes.Buffer
 	args := []string{"verify", "-tcg", filepath.Join(dir, "tcg.log"), "-ima", filepath.Join(dir, "binary_runtime_measurements_sha256")}
 	if err := run(append(args, "-pcrs", good), &out, &stderr); err != nil {
@@ -239,14 +202,8 @@ func TestVerifyFlowLogs(t *testing.T) {
 	}
 	bad := soft.Values()
 	bad[eventlog.AlgSHA256][9][0] ^= 1
-	pcrs.Reset()
-	for alg, vals := range bad {
-		for p, v := range vals {
-			fmt.Fprintf(&pcrs, "%v:%d=%x\n", alg, p, v)
-		}
-	}
 	out.Reset()
-	if err := run(append(args, "-pcrs", writeFile(t, dir, "bad", []byte(pcrs.String()))), &out, &stderr); err == nil || !strings.Contains(err.Error(), "tcg sha256 PCR 9 MISMATCH") {
+	if err := run(append(args, "-pcrs", writePCRs(t, dir, "bad", bad)), &out, &stderr); err == nil || !strings.Contains(err.Error(), "tcg sha256 PCR 9 MISMATCH") {
 		t.Errorf("verify against a changed sha256 PCR 9 = %v, want a PCR 9 mismatch", err)
 	}
 }
@@ -626,8 +583,7 @@ func TestVerifyMixedFormats(t *testing.T) {
 
 func TestVerifyGRUBFormat(t *testing.T) {
 	dir, soft := flowBoot(t, "../../configs/policy-grub", "event_format=grub\n")
-	pcrFile := func(name string, vals eventlog.PCRs) string { return writePCRs(t, dir, name, vals) }
-	good := pcrFile("pcrs", soft.Values())
+	good := writePCRs(t, dir, "pcrs", soft.Values())
 	tcgPath := filepath.Join(dir, "tcg.log")
 	imaPath := filepath.Join(dir, "binary_runtime_measurements_sha256")
 	var out, stderr bytes.Buffer
@@ -658,7 +614,7 @@ func TestVerifyGRUBFormat(t *testing.T) {
 	appendExtended(t, &cont, more, 9, []byte("evil"), []byte("/evil\x00"))
 	cb, _ := cont.Marshal()
 	out.Reset()
-	err = run([]string{"verify", "-tcg", writeFile(t, dir, "continued.log", cb), "-pcrs", pcrFile("more", more)}, &out, &stderr)
+	err = run([]string{"verify", "-tcg", writeFile(t, dir, "continued.log", cb), "-pcrs", writePCRs(t, dir, "more", more)}, &out, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "not the booted entry's kernel_cmdline") {
 		t.Errorf("verify of a log continued after the handover = %v, want it refused\n%s", err, out.String())
 	}

@@ -302,14 +302,6 @@ func isBootAggregateEvent(e eventlog.Event) bool {
 	return e.PCR == measure.GRUBTextPCR && e.Type == eventlog.EvIPL && bytes.HasPrefix(e.Data, []byte(measure.GRUBCmd+ima.BootAggregateName+" "))
 }
 
-// isGRUBFormat reports whether l holds a boot measuredboot recorded with event_format=grub: its
-// PCR 8 has the format marker, which is measured like everything else.
-func isGRUBFormat(l *eventlog.Log) bool {
-	return l != nil && slices.ContainsFunc(l.Events, func(e eventlog.Event) bool {
-		return e.PCR == measure.GRUBTextPCR && e.Type == eventlog.EvIPL && bytes.Equal(e.Data, measure.FormatMarker)
-	})
-}
-
 // listIsGRUBFormat reports whether an IMA list has the event_format=grub entry.
 func listIsGRUBFormat(list []ima.ListEntry) bool {
 	return slices.ContainsFunc(list, func(e ima.ListEntry) bool {
@@ -343,7 +335,7 @@ func (v *verifier) verifyTCG(path string, b []byte) *eventlog.Log {
 		names = append(names, a.String())
 	}
 	fmt.Fprintf(v.out, "tcg: %s: %d events, banks %s\n", path, len(l.Events), strings.Join(names, ","))
-	if isGRUBFormat(l) {
+	if measure.IsGRUBLog(l) {
 		v.format = measure.FormatGRUB
 		fmt.Fprintf(v.out, "tcg: event_format=grub: PCRs 8 and 9 follow GRUB's conventions (files with their plain digests, text with prefixes)\n")
 	}
@@ -732,23 +724,16 @@ func (v *verifier) checkClosed(l *eventlog.Log) {
 // after the handover, or ends in a refusal or a recovery.
 func (v *verifier) checkClosedGRUB(l *eventlog.Log) {
 	v.compared++
-	last := -1
-	for i, e := range l.Events {
-		if e.PCR == measure.GRUBTextPCR || e.PCR == measure.GRUBFilesPCR {
-			last = i
-		}
-	}
-	if last < 0 {
+	e, found, closed := measure.GRUBClosed(l)
+	switch {
+	case !found:
 		v.problem("tcg PCRs 8 and 9: no events: not a complete measuredboot boot")
-		return
-	}
-	e := l.Events[last]
-	if e.PCR != measure.GRUBTextPCR || e.Type != eventlog.EvIPL || !bytes.HasPrefix(e.Data, []byte(measure.GRUBCmdline)) {
+	case !closed:
 		v.problem("tcg PCRs 8 and 9 (event_format=grub): the last event there is %s, not the booted entry's kernel_cmdline: "+
 			"the boot did not hand over (a refusal or a recovery), or the log was continued after it", eventName(e))
-		return
+	default:
+		fmt.Fprintf(v.out, "tcg pcrs 8, 9 end with the kernel_cmdline event %d (event_format=grub: no separators; nothing after it)\n", e.Index)
 	}
-	fmt.Fprintf(v.out, "tcg pcrs 8, 9 end with the kernel_cmdline event %d (event_format=grub: no separators; nothing after it)\n", e.Index)
 }
 
 // crossCheck checks that the IMA entries for PCR p and the TCG log's template events for p are
@@ -854,7 +839,7 @@ func (v *verifier) checkBootAggregate(e ima.ListEntry, l *eventlog.Log) {
 	}
 	var vals map[uint32][]byte
 	from := fmt.Sprintf("%v PCRs %s", alg, pcrs)
-	if k := eventIndex(l, e); k >= 0 {
+	if k := eventIndex(l, e, v.format); k >= 0 {
 		pre := *l
 		pre.Events = l.Events[:k]
 		rp, err := pre.Replay()
@@ -882,13 +867,14 @@ func (v *verifier) checkBootAggregate(e ima.ListEntry, l *eventlog.Log) {
 		algName, recorded, from, want, pcrs)
 }
 
-// eventIndex returns the position in l of the first template event for e's PCR whose data is e's
-// template data, or -1 (also when l is nil).
-func eventIndex(l *eventlog.Log, e ima.ListEntry) int {
+// eventIndex returns the position in l of the first event for e's PCR that records e: a template
+// event whose data is e's template data, or in format fm's GRUB form the event MatchGRUB accepts;
+// -1 when there is none (also when l is nil).
+func eventIndex(l *eventlog.Log, e ima.ListEntry, fm measure.Format) int {
 	if l == nil {
 		return -1
 	}
-	if isGRUBFormat(l) && measure.FormatGRUB.InGRUBForm(e.PCR) {
+	if fm.InGRUBForm(e.PCR) {
 		ie, err := e.Entry()
 		if err != nil {
 			return -1

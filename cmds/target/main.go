@@ -26,6 +26,7 @@ import (
 	"github.com/measuredboot/measuredboot/pkg/eventlog"
 	"github.com/measuredboot/measuredboot/pkg/handover"
 	"github.com/measuredboot/measuredboot/pkg/ima"
+	"github.com/measuredboot/measuredboot/pkg/measure"
 )
 
 func main() {
@@ -181,33 +182,13 @@ func checkSilence(out io.Writer, l *eventlog.Log, replay eventlog.PCRs, tpmDir s
 	return nil
 }
 
-// GRUB-format events (pkg/measure's FormatMarker and GRUBCmdline; the target does not link the
-// measuring code).
-var (
-	grubFormatMarker = []byte("grub_cmd: measuredboot.event_format grub")
-	grubCmdline      = []byte("kernel_cmdline: ")
-)
-
-// isGRUBFormat reports whether l's PCR 8 holds measuredboot's event_format=grub marker.
-func isGRUBFormat(l *eventlog.Log) bool {
-	return slices.ContainsFunc(l.Events, func(e eventlog.Event) bool {
-		return e.PCR == 8 && e.Type == eventlog.EvIPL && bytes.Equal(e.Data, grubFormatMarker)
-	})
-}
-
 // checkClosed requires what makes a measuredboot log a boot: PCRs 8 and 9 each end with
 // measuredboot's separator (a recovery event after them, or a log cut before them, is not a boot).
 // In the grub format, which has no separators there, the last event in PCRs 8 and 9 is the
 // booted entry's kernel_cmdline.
 func checkClosed(out io.Writer, l *eventlog.Log) error {
-	if isGRUBFormat(l) {
-		var last *eventlog.Event
-		for i, e := range l.Events {
-			if e.PCR == 8 || e.PCR == 9 {
-				last = &l.Events[i]
-			}
-		}
-		if last == nil || last.PCR != 8 || !bytes.HasPrefix(last.Data, grubCmdline) {
+	if measure.IsGRUBLog(l) {
+		if _, _, closed := measure.GRUBClosed(l); !closed {
 			return errors.New("event_format=grub: the last event in PCRs 8 and 9 is not the kernel_cmdline: the log was cut or continued")
 		}
 		fmt.Fprintln(out, "target: event_format=grub: PCRs 8 and 9 end with the kernel_cmdline event")
@@ -256,17 +237,11 @@ func checkCmdline(out io.Writer, l *eventlog.Log, cmdlineFile string) error {
 		if e.Type != eventlog.EvIPL {
 			continue
 		}
-		if t, ok := bytes.CutPrefix(e.Data, grubCmdline); ok && e.PCR == 8 {
+		if t, ok := bytes.CutPrefix(e.Data, []byte(measure.GRUBCmdline)); ok && e.PCR == measure.GRUBTextPCR {
 			// The grub format: each bank's digest is the hash of the text (the replay checked
 			// the digests against the TPM, this checks the text against the digests).
-			for _, d := range e.Digests {
-				if h, ok := d.Alg.Hash(); ok {
-					hh := h.New()
-					hh.Write(t)
-					if !bytes.Equal(hh.Sum(nil), d.Sum) {
-						return fmt.Errorf("event %d: the kernel_cmdline text does not hash to its %v digest", e.Index, d.Alg)
-					}
-				}
+			if err := measure.CheckGRUBText(e); err != nil {
+				return fmt.Errorf("event %d, the kernel_cmdline: %w", e.Index, err)
 			}
 			measured, found = t, true
 			continue

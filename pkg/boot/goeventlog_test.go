@@ -29,10 +29,10 @@ import (
 // seabiosLog is a real firmware log (see pkg/eventlog/testdata/README.md).
 const seabiosLog = "../eventlog/testdata/seabios-1.16.2-swtpm-4banks.bin"
 
-// TestHandoverReplaysWithGoEventlog boots on top of SeaBIOS's log, with a TPM holding what that
-// log replays to, and checks that go-eventlog parses the handed-over log and that its replay of
-// every PCR the log touches equals the TPM's values after the boot.
-func TestHandoverReplaysWithGoEventlog(t *testing.T) {
+// seabiosTPM returns SeaBIOS's real log, parsed, what it replays to, and a software TPM holding
+// those values: the machine a boot starts on.
+func seabiosTPM(t *testing.T) ([]byte, *eventlog.Log, eventlog.PCRs, *tpm.Soft) {
+	t.Helper()
 	fw, err := os.ReadFile(seabiosLog)
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +49,14 @@ func TestHandoverReplaysWithGoEventlog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fw, fl, start, soft
+}
+
+// TestHandoverReplaysWithGoEventlog boots on top of SeaBIOS's log, with a TPM holding what that
+// log replays to, and checks that go-eventlog parses the handed-over log and that its replay of
+// every PCR the log touches equals the TPM's values after the boot.
+func TestHandoverReplaysWithGoEventlog(t *testing.T) {
+	fw, _, start, soft := seabiosTPM(t)
 	ft := &fakeTPM{Soft: soft}
 	kernel, initrd := bytes.Repeat([]byte("kernel"), 5000), []byte("initrd")
 	sys := &fakeSystem{policy: testPolicy, tpm: ft, fwlog: fw, entries: []discover.Entry{entry(t, "Debian", kernel, initrd)}}
@@ -175,19 +183,7 @@ measure func=KEXEC_CMDLINE pcr=8 template=ima-buf
 // every bank, and find the command line. No separator may be in PCRs 8 and 9, and the IMA list
 // must still cover every measurement.
 func TestGRUBFormatWithGoEventlog(t *testing.T) {
-	fw, err := os.ReadFile(seabiosLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl, err := eventlog.Parse(fw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, _ := fl.Replay()
-	soft, err := tpm.NewSoft(fl.Banks(), start)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fw, fl, _, soft := seabiosTPM(t)
 	kernel, initrd := bytes.Repeat([]byte("kernel"), 5000), []byte("initrd")
 	e := entry(t, "Debian", kernel, initrd)
 	sys := &fakeSystem{policy: grubPolicy, config: "event_format=grub\n", tpm: &fakeTPM{Soft: soft}, fwlog: fw, entries: []discover.Entry{e}}
@@ -258,10 +254,7 @@ func TestGRUBFormatWithGoEventlog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ours []eventlog.Event
-	for _, ev := range l.Events[len(fl.Events):] {
-		ours = append(ours, ev)
-	}
+	ours := l.Events[len(fl.Events):]
 	if len(list) != len(ours) {
 		t.Fatalf("%d IMA entries, %d events of ours", len(list), len(ours))
 	}

@@ -160,18 +160,27 @@ func CheckGRUBText(ev eventlog.Event) error {
 	if n := len(text); n > 0 && text[n-1] == 0 {
 		text = text[:n-1]
 	}
-	for _, d := range ev.Digests {
+	if d, sum, bad := firstMismatch(ev.Digests, text); bad {
+		return fmt.Errorf("its %v digest %x is not the hash of its text (%x): its text or its digest was changed", d.Alg, d.Sum, sum)
+	}
+	return nil
+}
+
+// firstMismatch returns the first of ds (in a bank this build can hash) that is not its bank's
+// hash of b, with that hash, and true; false when every one is.
+func firstMismatch(ds []eventlog.Digest, b []byte) (eventlog.Digest, []byte, bool) {
+	for _, d := range ds {
 		h, ok := d.Alg.Hash()
 		if !ok {
 			continue
 		}
 		hh := h.New()
-		hh.Write(text)
+		hh.Write(b)
 		if sum := hh.Sum(nil); !bytes.Equal(sum, d.Sum) {
-			return fmt.Errorf("its %v digest %x is not the hash of its text (%x): its text or its digest was changed", d.Alg, d.Sum, sum)
+			return d, sum, true
 		}
 	}
-	return nil
+	return eventlog.Digest{}, nil, false
 }
 
 // MatchGRUB checks that TCG event ev is IMA entry e in GRUB's form: the same data, and digests
@@ -229,16 +238,8 @@ func MatchGRUB(e ima.Entry, ev eventlog.Event) error {
 		}
 		return nil
 	}
-	for _, d := range ev.Digests {
-		h, ok := d.Alg.Hash()
-		if !ok {
-			continue
-		}
-		hh := h.New()
-		hh.Write(want.Hashed)
-		if sum := hh.Sum(nil); !bytes.Equal(sum, d.Sum) {
-			return fmt.Errorf("its %v digest %x is not the hash of the entry's bytes (%x)", d.Alg, d.Sum, sum)
-		}
+	if d, sum, bad := firstMismatch(ev.Digests, want.Hashed); bad {
+		return fmt.Errorf("its %v digest %x is not the hash of the entry's bytes (%x)", d.Alg, d.Sum, sum)
 	}
 	return nil
 }
@@ -250,6 +251,34 @@ func textPrefix(name string) string {
 		return GRUBCmdline
 	}
 	return GRUBCmd
+}
+
+// IsGRUBLog reports whether l holds a boot recorded in FormatGRUB: its PCR 8 has the measured
+// FormatMarker event.
+func IsGRUBLog(l *eventlog.Log) bool {
+	if l == nil {
+		return false
+	}
+	for _, e := range l.Events {
+		if e.PCR == GRUBTextPCR && e.Type == eventlog.EvIPL && bytes.Equal(e.Data, FormatMarker) {
+			return true
+		}
+	}
+	return false
+}
+
+// GRUBClosed applies FormatGRUB's rule for a complete boot, which has no separators in PCRs 8 and
+// 9: the last event in them is the booted entry's kernel_cmdline in PCR 8, measured after its
+// files. It returns that last event (false without one), and whether it is the kernel_cmdline. A
+// log where it is not was continued after the handover, or ends in a refusal or a recovery.
+func GRUBClosed(l *eventlog.Log) (last eventlog.Event, found, closed bool) {
+	for _, e := range l.Events {
+		if e.PCR == GRUBTextPCR || e.PCR == GRUBFilesPCR {
+			last, found = e, true
+		}
+	}
+	closed = found && last.PCR == GRUBTextPCR && last.Type == eventlog.EvIPL && bytes.HasPrefix(last.Data, []byte(GRUBCmdline))
+	return last, found, closed
 }
 
 // clip shortens b for a message.
