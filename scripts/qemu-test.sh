@@ -395,7 +395,13 @@ judge() {
   local dir=$1 log=$2 expect; expect=$(cat "$dir/expect")
   case $expect in
     kexec)
-      grep -q "^measuredboot: kexec " "$log" || { echo "FAIL: no 'measuredboot: kexec' line"; return 1; }
+      # The kexec line is measuredboot's last before the next kernel resets the UART; under OVMF
+      # it is sometimes lost (a known, unsolved console problem). A target that replayed the
+      # handed-over log proves the kexec too: then the loss is said, not failed on.
+      if ! grep -q "^measuredboot: kexec " "$log"; then
+        grep -q "^target: handed-over TCG log: " "$log" || { echo "FAIL: no 'measuredboot: kexec' line"; return 1; }
+        echo "WARN: measuredboot's last console lines before kexec were lost (the target ran with the handed-over log)"
+      fi
       grep -q "^target: replay matches the TPM" "$log" || { echo "FAIL: the target did not report a replay matching the TPM"; return 1; }
       grep -q "^target: PASS" "$log" || { echo "FAIL: the target did not pass: $(grep '^target: FAIL' "$log" || echo 'no verdict')"; return 1; } ;;
     refuse)

@@ -157,6 +157,9 @@ func (s *linuxSystem) KexecReboot() error {
 			}
 		}
 	}
+	// Under OVMF the last lines were still lost now and then after the drain: give the UART and
+	// the machine's console 100 ms more (a mitigation; the cause is not found).
+	time.Sleep(100 * time.Millisecond)
 	return kexec.Reboot()
 }
 
